@@ -1,0 +1,139 @@
+// Options and environment -> one immutable description of the run. Pure:
+// nothing here opens a file or a descriptor.
+
+import { isIP } from 'net';
+import { UsageError } from './errors';
+import { OptionTable, parseOptions, parseUnsigned } from './options';
+
+export const USAGE =
+  's6-tlsc-io [ -S | -s ] [ -J | -j ] [ -Y | -y ] [ -v verbosity ] [ -K kimeout ] [ -k servername ] [ -d notif ] [ -- ] fdr fdw';
+
+export const tlscIoOptionTable: OptionTable = {
+  flags: [
+    { short: 'S', long: 'close-notify', key: 'closeNotify', value: true },
+    { short: 's', long: 'no-close-notify', key: 'closeNotify', value: false },
+    { short: 'J', long: 'enforce-close-notify', key: 'enforceCloseNotify', value: true },
+    { short: 'j', long: 'no-enforce-close-notify', key: 'enforceCloseNotify', value: false },
+    { short: 'y', long: 'client-cert', key: 'clientCert', value: true },
+    { short: 'Y', long: 'no-client-cert', key: 'clientCert', value: false },
+    { long: 'verify-cert', key: 'verify', value: true },
+    { long: 'no-verify-cert', key: 'verify', value: false },
+  ],
+  args: [
+    { short: 'v', long: 'verbosity', key: 'verbosity' },
+    // The C original spells the long form "kimeout"; both are accepted.
+    { short: 'K', long: 'handshake-timeout', aliases: ['kimeout'], key: 'kimeout' },
+    { short: 'k', long: 'servername', key: 'servername' },
+    { short: 'd', long: 'notification-fd', key: 'notif' },
+  ],
+};
+
+/** How the server is named: a DNS name (sent as SNI) or an IP literal (never sent). */
+export type ServerName = { kind: 'dns'; name: string } | { kind: 'ip'; address: string };
+
+/** What the tunnel needs to know: no argv, no environment. */
+export interface SessionPolicy {
+  /** -S: close_notify on local EOF even before TLS 1.3 */
+  closeNotify: boolean;
+  /** -J: a peer EOF without close_notify is fatal */
+  enforceCloseNotify: boolean;
+  /** 0 means no limit */
+  handshakeTimeoutMs: number;
+  servername?: ServerName;
+  verify: boolean;
+}
+
+export type TrustSource = { kind: 'dir'; path: string } | { kind: 'file'; path: string };
+
+export interface RunConfig extends SessionPolicy {
+  verbosity: number;
+  fdr: number;
+  fdw: number;
+  notificationFd?: number;
+  trust: TrustSource;
+  clientCert?: { certFile: string; keyFile: string };
+  /** present only when running as root */
+  drop?: { uid: number; gid: number };
+}
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+function unsignedOption(values: Record<string, string[]>, key: string, label: string, fallback: number): number {
+  const text = values[key]?.[0];
+  if (text === undefined) return fallback;
+  const n = parseUnsigned(text);
+  if (n === undefined) throw new UsageError(`${label} must be an unsigned integer`, true);
+  return n;
+}
+
+export function parseServerName(text: string): ServerName {
+  const unbracketed = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
+  if (isIP(unbracketed)) return { kind: 'ip', address: unbracketed };
+  // SNI carries a host name without its trailing dot (RFC 6066, section 3).
+  const name = text.endsWith('.') ? text.slice(0, -1) : text;
+  if (name.length === 0 || name.length > 253 || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(name)) {
+    throw new UsageError(`invalid servername: ${JSON.stringify(text)}`, true);
+  }
+  return { kind: 'dns', name };
+}
+
+/** The policy options every program of the family shares. */
+export function sessionPolicyFrom(flags: Record<string, boolean>, values: Record<string, string[]>): SessionPolicy {
+  const servername = values.servername?.[0];
+  return {
+    closeNotify: flags.closeNotify ?? false,
+    enforceCloseNotify: flags.enforceCloseNotify ?? false,
+    handshakeTimeoutMs: unsignedOption(values, 'kimeout', 'kimeout', 0),
+    servername: servername === undefined ? undefined : parseServerName(servername),
+    verify: flags.verify ?? true,
+  };
+}
+
+export function trustSourceFrom(env: Environment): TrustSource {
+  if (env.CADIR) return { kind: 'dir', path: env.CADIR };
+  if (env.CAFILE) return { kind: 'file', path: env.CAFILE };
+  throw new UsageError('CADIR or CAFILE not set', true);
+}
+
+export function clientCertFrom(env: Environment): { certFile: string; keyFile: string } {
+  if (!env.CERTFILE) throw new UsageError('CERTFILE not set', true);
+  if (!env.KEYFILE) throw new UsageError('KEYFILE not set', true);
+  return { certFile: env.CERTFILE, keyFile: env.KEYFILE };
+}
+
+/** TLS_UID and TLS_GID matter only to root; 0 or unset means "do not change". */
+export function privilegeDropFrom(env: Environment, isRoot: boolean): { uid: number; gid: number } | undefined {
+  if (!isRoot) return undefined;
+  const read = (name: string): number => {
+    const text = env[name];
+    if (text === undefined || text === '') return 0;
+    const n = parseUnsigned(text);
+    if (n === undefined) throw new UsageError(`invalid $${name}`, true);
+    return n;
+  };
+  const gid = read('TLS_GID');
+  const uid = read('TLS_UID');
+  return { uid, gid };
+}
+
+export function configFromArgv(argv: readonly string[], env: Environment, isRoot: boolean): RunConfig {
+  const { flags, values, operands } = parseOptions(argv, tlscIoOptionTable);
+  if (operands.length < 2) throw new UsageError('missing operand');
+  const policy = sessionPolicyFrom(flags, values);
+  const verbosity = unsignedOption(values, 'verbosity', 'verbosity', 1);
+  const notif = unsignedOption(values, 'notif', 'notification-fd', 0);
+  const fdr = parseUnsigned(operands[0]);
+  const fdw = parseUnsigned(operands[1]);
+  if (fdr === undefined || fdw === undefined) throw new UsageError('fdr and fdw must be unsigned integers');
+  return {
+    ...policy,
+    verbosity,
+    fdr,
+    fdw,
+    // As in the C original, -d 0 means no notification.
+    notificationFd: notif === 0 ? undefined : notif,
+    trust: trustSourceFrom(env),
+    clientCert: flags.clientCert ? clientCertFrom(env) : undefined,
+    drop: privilegeDropFrom(env, isRoot),
+  };
+}

@@ -1,0 +1,48 @@
+// Just enough DER to tell a certificate from garbage and to find fields in
+// one, without trusting a single length byte read from a hostile file.
+
+export interface Tlv {
+  tag: number;
+  /** offset of the value's first byte */
+  start: number;
+  /** offset just past the value */
+  end: number;
+}
+
+/** The TLV at `offset`, or undefined if it is malformed or overruns `limit`. */
+export function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tlv | undefined {
+  if (offset + 2 > limit) return undefined;
+  const tag = buf[offset];
+  let length = buf[offset + 1];
+  let start = offset + 2;
+  if (length & 0x80) {
+    const count = length & 0x7f;
+    // DER never uses the indefinite form, and no certificate needs 4 GiB.
+    if (count === 0 || count > 4 || start + count > limit) return undefined;
+    length = 0;
+    for (let k = 0; k < count; k++) length = length * 256 + buf[start + k];
+    start += count;
+  }
+  const end = start + length;
+  if (end > limit) return undefined;
+  return { tag, start, end };
+}
+
+const SEQUENCE = 0x30;
+const BIT_STRING = 0x03;
+
+/**
+ * True when `der` is exactly one X.509 Certificate at the outer level:
+ * SEQUENCE { SEQUENCE tbsCertificate, SEQUENCE signatureAlgorithm, BIT STRING }.
+ * OpenSSL parses the inside; this keeps non-certificates from being dropped silently.
+ */
+export function looksLikeCertificate(der: Uint8Array): boolean {
+  const outer = readTlv(der, 0);
+  if (!outer || outer.tag !== SEQUENCE || outer.end !== der.length) return false;
+  const tbs = readTlv(der, outer.start, outer.end);
+  if (!tbs || tbs.tag !== SEQUENCE) return false;
+  const alg = readTlv(der, tbs.end, outer.end);
+  if (!alg || alg.tag !== SEQUENCE) return false;
+  const sig = readTlv(der, alg.end, outer.end);
+  return !!sig && sig.tag === BIT_STRING && sig.end === outer.end;
+}

@@ -1,0 +1,101 @@
+// Numbered descriptors as Node streams, chosen by what each one is: sockets
+// and pipes get non-blocking libuv streams, terminals tty streams, regular
+// files and devices fs streams. (process.stdout is synchronous on pipes,
+// which would stall the whole tunnel behind a slow reader.)
+
+import { fstatSync, closeSync, createReadStream, createWriteStream, Stats } from 'fs';
+import { Socket } from 'net';
+import { isatty, ReadStream as TtyReadStream, WriteStream as TtyWriteStream } from 'tty';
+import type { Readable, Writable } from 'stream';
+import { EXIT_SYSTEM, FatalError, describeSystemError } from './errors';
+
+export type FdKind = 'socket' | 'pipe' | 'tty' | 'file';
+
+export interface FdInfo {
+  fd: number;
+  kind: FdKind;
+  stats: Stats;
+}
+
+export function inspectFd(fd: number, role: string): FdInfo {
+  let stats: Stats;
+  try {
+    stats = fstatSync(fd);
+  } catch (err) {
+    throw new FatalError(EXIT_SYSTEM, `unable to use ${role} (fd ${fd}): ${describeSystemError(err)}`);
+  }
+  let kind: FdKind;
+  if (stats.isSocket()) kind = 'socket';
+  else if (stats.isFIFO()) kind = 'pipe';
+  else if (isatty(fd)) kind = 'tty';
+  else kind = 'file';
+  return { fd, kind, stats };
+}
+
+/** One socket reached through two descriptors (tcpclient's 6 and 7) counts as one. */
+export function sameSocket(a: FdInfo, b: FdInfo): boolean {
+  return a.kind === 'socket' && b.kind === 'socket' && a.stats.dev === b.stats.dev && a.stats.ino === b.stats.ino;
+}
+
+const CHUNK = 64 * 1024;
+
+export function openReadable(info: FdInfo): Readable {
+  switch (info.kind) {
+    case 'socket':
+    case 'pipe':
+      return new Socket({ fd: info.fd, readable: true, writable: false, allowHalfOpen: true });
+    case 'tty':
+      return new TtyReadStream(info.fd);
+    case 'file':
+      return createReadStream('', { fd: info.fd, autoClose: false, highWaterMark: CHUNK });
+  }
+}
+
+export function openWritable(info: FdInfo): Writable {
+  switch (info.kind) {
+    case 'socket':
+    case 'pipe':
+      return new Socket({ fd: info.fd, readable: false, writable: true, allowHalfOpen: true });
+    case 'tty':
+      return new TtyWriteStream(info.fd);
+    case 'file':
+      return createWriteStream('', { fd: info.fd, autoClose: false, highWaterMark: CHUNK });
+  }
+}
+
+/** A bidirectional socket on one descriptor, for the native TLS path. */
+export function openSocket(info: FdInfo): Socket {
+  const socket = new Socket({ fd: info.fd, readable: true, writable: true, allowHalfOpen: true });
+  // TCP only (setNoDelay is a no-op elsewhere): Nagle would hold back handshake flights.
+  socket.setNoDelay(true);
+  return socket;
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed: nothing left to signal
+  }
+}
+
+/**
+ * Ends a write stream so that its reader sees EOF: sockets are shut down
+ * (the descriptor may be shared with a reading side), other descriptors are
+ * closed. libuv closes a stream's descriptor on destroy, except 0, 1 and 2,
+ * and fs streams here never close theirs, so those are closed by hand.
+ */
+export function finishWritable(stream: Writable, info: FdInfo, done: () => void): void {
+  stream.end(() => {
+    if (info.kind === 'socket') return done();
+    if (info.kind === 'file') {
+      closeQuietly(info.fd);
+      return done();
+    }
+    stream.once('close', () => {
+      if (info.fd <= 2) closeQuietly(info.fd);
+      done();
+    });
+    stream.destroy();
+  });
+}

@@ -1,0 +1,26 @@
+// Drops root to TLS_GID then TLS_UID, after every file has been read and
+// before the first byte of the connection is processed (SPEC section 3).
+
+import { EXIT_SYSTEM, FatalError, describeSystemError } from './errors';
+
+export function isRoot(): boolean {
+  return typeof process.geteuid === 'function' && process.geteuid() === 0;
+}
+
+export function dropPrivileges(drop: { uid: number; gid: number } | undefined): void {
+  if (!drop) return;
+  try {
+    if (drop.gid) {
+      // Supplementary groups would keep root's access; keep only the new gid.
+      process.setgroups?.([drop.gid]);
+      process.setgid?.(drop.gid);
+    }
+  } catch (err) {
+    throw new FatalError(EXIT_SYSTEM, `unable to setgid to ${drop.gid}: ${describeSystemError(err)}`);
+  }
+  try {
+    if (drop.uid) process.setuid?.(drop.uid);
+  } catch (err) {
+    throw new FatalError(EXIT_SYSTEM, `unable to setuid to ${drop.uid}: ${describeSystemError(err)}`);
+  }
+}

@@ -1,0 +1,231 @@
+// The engine: handshake with a deadline, the connection report, two pumps
+// with backpressure, and the end-of-session policies of SPEC section 6. It
+// knows nothing of argv, environment or descriptor numbers, so every program
+// and the library API share it.
+
+import { connect, ConnectionOptions, SecureContext, TLSSocket } from 'tls';
+import type { Duplex, Readable, Writable } from 'stream';
+import type { Socket } from 'net';
+import { EXIT_SYSTEM, EXIT_TLS, FatalError, describeSystemError, isSystemError } from './errors';
+import { RawLink } from './rawlink';
+import { ConnectionReport, connectionReport } from './report';
+import { describeTlsError, identityChecker } from './verify';
+import type { SessionPolicy } from './config';
+
+/** The network side: one socket (native TLS path), or two separate ends. */
+export type NetworkSide =
+  | { kind: 'socket'; socket: Socket }
+  | { kind: 'split'; readable: Readable; writable: Writable; endWritable: (done: () => void) => void };
+
+export interface TunnelIo {
+  /** cleartext from the application */
+  input: Readable;
+  /** cleartext to the application */
+  output: Writable;
+  /** ends `output` so that the application sees EOF */
+  endOutput?: (done: () => void) => void;
+  network: NetworkSide;
+  /** names for messages */
+  inputName?: string;
+  outputName?: string;
+}
+
+export type LogLevel = 'warning' | 'info' | 'debug';
+
+export interface TunnelOptions extends SessionPolicy {
+  secureContext: SecureContext;
+  /** ALPN protocols to offer, if any */
+  alpnProtocols?: string[];
+  /**
+   * Called once the handshake is verified, before any byte reaches `output`.
+   * May throw a FatalError (a notification that cannot be written).
+   */
+  onHandshake?: (report: ConnectionReport, socket: TLSSocket) => void;
+  log?: (level: LogLevel, message: string) => void;
+}
+
+/** Node 20 has no public "EOF pushed" flag; readableEnded only says 'end' was emitted. */
+function readableHasEnded(stream: Readable): boolean {
+  const state = (stream as unknown as { _readableState?: { ended?: boolean } })._readableState;
+  return stream.readableEnded || !!state?.ended;
+}
+
+export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<ConnectionReport> {
+  return new Promise<ConnectionReport>((resolve, reject) => {
+    const log = options.log ?? (() => undefined);
+    const inputName = io.inputName ?? 'stdin';
+    const outputName = io.outputName ?? 'stdout';
+    const { input, output } = io;
+    const endOutput = io.endOutput ?? ((done: () => void) => output.end(done));
+
+    let settled = false;
+    let handshakeDone = false;
+    let report: ConnectionReport | undefined;
+    let remoteEnded = false;
+    let localEof = false;
+    let writeSideClosed = false;
+    let pendingWrites = 0;
+    let whenWritesDone: (() => void) | undefined;
+    /** -J: fdr reached EOF while the TLS engine had not seen a close_notify */
+    let truncated = false;
+
+    // The transport TLS runs over: the socket itself when possible (fast,
+    // native), else a JS link that can see the raw EOF and split descriptors.
+    let link: RawLink | undefined;
+    let transport: Duplex;
+    const network = io.network;
+    if (network.kind === 'socket' && !options.enforceCloseNotify) {
+      transport = network.socket;
+    } else {
+      const ends =
+        network.kind === 'socket'
+          ? { readable: network.socket, writable: network.socket, endWritable: (done: () => void) => network.socket.end(done) }
+          : network;
+      link = new RawLink(ends.readable, ends.writable, ends.endWritable, () => {
+        if (!readableHasEnded(tls)) truncated = true;
+      });
+      transport = link;
+    }
+
+    const sni = options.servername?.kind === 'dns' ? options.servername.name : undefined;
+    const tls = connect({
+      socket: transport,
+      secureContext: options.secureContext,
+      servername: sni,
+      rejectUnauthorized: options.verify,
+      checkServerIdentity: identityChecker(options.servername),
+      ALPNProtocols: options.alpnProtocols,
+      allowHalfOpen: true,
+    } as ConnectionOptions);
+
+    const timer =
+      options.handshakeTimeoutMs > 0
+        ? setTimeout(() => fail(EXIT_TLS, `handshake timed out after ${options.handshakeTimeoutMs} ms`), options.handshakeTimeoutMs)
+        : undefined;
+
+    function settle(): void {
+      settled = true;
+      if (timer) clearTimeout(timer);
+      input.pause();
+      tls.destroy();
+    }
+
+    function fail(code: number, message: string): void {
+      if (settled) return;
+      settle();
+      reject(new FatalError(code, message));
+    }
+
+    function failWith(err: unknown): void {
+      if (err instanceof FatalError) fail(err.exitCode, err.message);
+      else fail(EXIT_SYSTEM, String(err));
+    }
+
+    tls.on('secureConnect', () => {
+      if (settled) return;
+      if (timer) clearTimeout(timer);
+      handshakeDone = true;
+      report = connectionReport(tls, sni);
+      log('info', `connected: ${report.protocol}, ${report.cipher}, peer ${report.peerCertSubject ?? '(no certificate)'}`);
+      try {
+        options.onHandshake?.(report, tls);
+      } catch (err) {
+        return failWith(err);
+      }
+      startPumps();
+    });
+
+    tls.on('error', (err: Error) => {
+      if (settled) return;
+      if (!handshakeDone) return fail(EXIT_TLS, describeTlsError(err, 'handshake'));
+      if (remoteEnded) {
+        // The server is gone; what it sent has been delivered.
+        log('debug', `after the remote end: ${describeTlsError(err, 'session')}`);
+        return;
+      }
+      if (isSystemError(err)) {
+        const direction = (err as NodeJS.ErrnoException).syscall === 'read' ? 'read from' : 'write to';
+        return fail(EXIT_SYSTEM, `unable to ${direction} the network: ${describeSystemError(err)}`);
+      }
+      fail(EXIT_TLS, describeTlsError(err, 'session'));
+    });
+
+    tls.on('end', onRemoteEnd);
+    tls.on('close', () => {
+      if (settled) return;
+      if (!handshakeDone) return fail(EXIT_TLS, 'connection closed by the server during the handshake');
+      if (!remoteEnded) fail(EXIT_SYSTEM, 'the network connection closed unexpectedly');
+    });
+
+    function startPumps(): void {
+      // network -> output
+      tls.on('data', (chunk: Buffer) => {
+        if (!output.write(chunk)) tls.pause();
+      });
+      output.on('drain', () => tls.resume());
+      output.on('error', (err) => fail(EXIT_SYSTEM, `unable to write to ${outputName}: ${describeSystemError(err)}`));
+
+      // input -> network
+      input.on('data', (chunk: Buffer) => {
+        if (remoteEnded) return;
+        pendingWrites++;
+        if (!tls.write(chunk, onWritten)) input.pause();
+      });
+      tls.on('drain', () => {
+        if (!remoteEnded) input.resume();
+      });
+      input.on('end', () => {
+        localEof = true;
+        log('debug', `EOF on ${inputName}`);
+        maybeCloseWriteSide();
+      });
+      input.on('error', (err) => fail(EXIT_SYSTEM, `unable to read from ${inputName}: ${describeSystemError(err)}`));
+      input.resume();
+    }
+
+    function onWritten(): void {
+      pendingWrites--;
+      if (pendingWrites > 0) return;
+      if (whenWritesDone) whenWritesDone();
+      maybeCloseWriteSide();
+    }
+
+    // Local EOF, once everything read has been encrypted and handed to the
+    // kernel: close_notify first in TLS 1.3 or with -S, then shutdown; before
+    // TLS 1.3 with -s, shut down the TCP write side without close_notify.
+    function maybeCloseWriteSide(): void {
+      if (!localEof || pendingWrites > 0 || writeSideClosed || remoteEnded || settled) return;
+      writeSideClosed = true;
+      if (tls.getProtocol() === 'TLSv1.3' || options.closeNotify) {
+        log('debug', 'sending close_notify and shutting down the write side');
+        tls.end();
+      } else {
+        log('debug', 'shutting down the write side without close_notify');
+        if (link) link.endRaw(() => undefined);
+        else if (network.kind === 'socket') network.socket.end();
+      }
+    }
+
+    function onRemoteEnd(): void {
+      if (settled) return;
+      if (!handshakeDone) return fail(EXIT_TLS, 'connection closed by the server during the handshake');
+      remoteEnded = true;
+      input.pause();
+      log('debug', truncated ? 'EOF from the network without close_notify' : 'end of the remote stream');
+      // Every byte decrypted so far goes out first, then the application sees EOF.
+      endOutput(() => {
+        if (options.enforceCloseNotify && truncated) {
+          return fail(EXIT_TLS, 'remote closed connection without a close_notify');
+        }
+        // Local data already read is sent before leaving.
+        const finish = (): void => {
+          if (settled) return;
+          settle();
+          resolve(report as ConnectionReport);
+        };
+        if (pendingWrites === 0) finish();
+        else whenWritesDone = finish;
+      });
+    }
+  });
+}
