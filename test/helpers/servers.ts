@@ -27,8 +27,13 @@ export interface RunningServer {
   errors: Error[];
 }
 
-export async function startTlsServer(opts: TlsServerOptions, onConnection: (socket: TLSSocket) => void): Promise<RunningServer> {
+/** `onConnection` also gets the TCP socket under the TLS one, to cut it (reset) where a test needs. */
+export async function startTlsServer(
+  opts: TlsServerOptions,
+  onConnection: (socket: TLSSocket, raw: Socket) => void,
+): Promise<RunningServer> {
   const errors: Error[] = [];
+  const rawByPort = new Map<number, Socket>();
   const server: TlsServer = createServer(
     {
       key: opts.leaf.keyPem,
@@ -42,10 +47,11 @@ export async function startTlsServer(opts: TlsServerOptions, onConnection: (sock
     },
     (socket) => {
       socket.on('error', (e) => errors.push(e));
-      onConnection(socket);
+      onConnection(socket, rawByPort.get(socket.remotePort as number) as Socket);
     },
   );
   server.on('tlsClientError', (e) => errors.push(e));
+  server.on('connection', (raw: Socket) => rawByPort.set(raw.remotePort as number, raw));
   const sockets = trackConnections(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
