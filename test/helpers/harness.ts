@@ -32,6 +32,8 @@ export interface RunOptions {
   notificationFd?: number;
   /** called once the child runs, with it */
   onSpawn?: (child: ChildProcess) => void;
+  /** extra spawn options (uid, gid) */
+  spawn?: { uid?: number; gid?: number };
 }
 
 /** Base environment: nothing from the test runner's own TLS settings leaks in. */
@@ -58,7 +60,7 @@ function collect(stream: Readable | null | undefined): Promise<Buffer> {
 /** Spawns the program with `stdio` and waits for it, feeding stdin. */
 export function runWithStdio(args: string[], stdio: StdioOptions, opts: RunOptions): Promise<RunResult> {
   const started = Date.now();
-  const child = spawn(process.execPath, [BIN, ...args], { stdio, env: cleanEnv(opts.env ?? {}) });
+  const child = spawn(process.execPath, [BIN, ...args], { stdio, env: cleanEnv(opts.env ?? {}), ...opts.spawn });
   return waitFor(child, started, opts);
 }
 
@@ -106,7 +108,7 @@ export function runWithSocket(port: number, args: string[], opts: RunOptions = {
       const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', socket, socket];
       if (opts.notificationFd !== undefined) stdio[opts.notificationFd] = 'pipe';
       const started = Date.now();
-      const child = spawn(process.execPath, [BIN, ...args], { stdio, env: cleanEnv(opts.env ?? {}) });
+      const child = spawn(process.execPath, [BIN, ...args], { stdio, env: cleanEnv(opts.env ?? {}), ...opts.spawn });
       socket.destroy();
       waitFor(child, started, opts).then(resolve, reject);
     });
