@@ -61,10 +61,10 @@ for (const [label, args, message] of badNumbers) {
 }
 
 test('grouped options, values glued or separate, -- and extra operands are accepted', async () => {
-  // These parse; they then fail at fd 6 (not open), which proves parsing passed.
+  // These parse; they then fail at fd 60 (not open), which proves parsing passed.
   for (const args of [
     ['-Sjv2', '-kexample.org', '60', '61'],
-    ['-S', '-s', '-K', '100', '--', '60', '61', 'extra', 'operands'],
+    ['-S', '-s', '-K', '100', '-k', 'a.example', '--', '60', '61', 'extra', 'operands'],
     ['--close-notify', '--servername=example.org', '--handshake-timeout=5', '--notification-fd=9', '60', '61'],
   ]) {
     const r = await run(args);
@@ -159,7 +159,7 @@ test('TLS_UID or TLS_GID not a number -> 100 (as root)', async () => {
     assert.equal(gid.code, 100);
     assert.equal(gid.stderr, 's6-tlsc-io: fatal: invalid $TLS_GID\n');
   } else {
-    // Not root: the variables are ignored, and the run goes on to fd 6.
+    // Not root: the variables are ignored, and the run goes on to fd 60.
     assert.equal(uid.code, 111);
     assert.equal(gid.code, 111);
   }
