@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, statSync } from 'fs';
 import { join } from 'path';
 import { createPrivateKey, constants as cryptoConstants } from 'crypto';
-import { createSecureContext, DEFAULT_CIPHERS, SecureContext } from 'tls';
+import { createSecureContext, DEFAULT_CIPHERS, SecureContext, SecureVersion } from 'tls';
 import { EXIT_CONFIG, EXIT_ENGINE, EXIT_SYSTEM, FatalError, describeSystemError, oneLine } from './errors';
 import { looksLikeCertificate } from './der';
 import type { TrustSource } from './config';
@@ -155,14 +155,19 @@ export function loadCredentials(trust: TrustSource, clientCert?: { certFile: str
  */
 export const CLIENT_CIPHERS = `${DEFAULT_CIPHERS}:@SECLEVEL=0`;
 
-export function buildSecureContext(creds: Credentials): SecureContext {
+export interface ProtocolRange {
+  minVersion?: SecureVersion;
+  maxVersion?: SecureVersion;
+}
+
+export function buildSecureContext(creds: Credentials, range: ProtocolRange = {}): SecureContext {
   try {
     return createSecureContext({
       ca: creds.ca,
       cert: creds.cert,
       key: creds.key,
-      minVersion: 'TLSv1',
-      maxVersion: 'TLSv1.3',
+      minVersion: range.minVersion ?? 'TLSv1',
+      maxVersion: range.maxVersion ?? 'TLSv1.3',
       ciphers: CLIENT_CIPHERS,
       secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
     });

@@ -3,7 +3,7 @@
 // knows nothing of argv, environment or descriptor numbers, so every program
 // and the library API share it.
 
-import { connect, ConnectionOptions, SecureContext, TLSSocket } from 'tls';
+import { connect, ConnectionOptions, DetailedPeerCertificate, SecureContext, TLSSocket } from 'tls';
 import type { Duplex, Readable, Writable } from 'stream';
 import type { Socket } from 'net';
 import { EXIT_SYSTEM, EXIT_TLS, FatalError, describeSystemError, isSystemError } from './errors';
@@ -42,6 +42,13 @@ export interface TunnelOptions extends SessionPolicy {
    */
   onHandshake?: (report: ConnectionReport, socket: TLSSocket) => void;
   log?: (level: LogLevel, message: string) => void;
+  /**
+   * Runs after OpenSSL verified the chain, on the leaf with its chain; an
+   * Error fails the handshake (exit 98) unless verification is off.
+   */
+  extraCheck?: (cert: DetailedPeerCertificate) => Error | undefined;
+  /** Called with the TLS socket before the handshake starts (e.g. to log keys). */
+  onSocket?: (socket: TLSSocket) => void;
 }
 
 /** Node 20 has no public "EOF pushed" flag; readableEnded only says 'end' was emitted. */
@@ -93,10 +100,11 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       secureContext: options.secureContext,
       servername: sni,
       rejectUnauthorized: options.verify,
-      checkServerIdentity: identityChecker(options.servername),
+      checkServerIdentity: identityChecker(options.servername, options.extraCheck),
       ALPNProtocols: options.alpnProtocols,
       allowHalfOpen: true,
     } as ConnectionOptions);
+    options.onSocket?.(tls);
 
     const timer =
       options.handshakeTimeoutMs > 0

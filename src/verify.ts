@@ -1,7 +1,7 @@
 // Server identity and the words for what went wrong. OpenSSL and Node report
 // failures as codes; users get a sentence they can act on (SPEC section 4).
 
-import { checkServerIdentity, PeerCertificate } from 'tls';
+import { checkServerIdentity, DetailedPeerCertificate, PeerCertificate } from 'tls';
 import { oneLine } from './errors';
 import type { ServerName } from './config';
 
@@ -20,13 +20,21 @@ export class HostnameMismatch extends Error {
   readonly code = 'HOSTNAME_MISMATCH';
 }
 
+/** A check of ours failed after OpenSSL's (pins, policy): its message is the whole story. */
+export class VerificationFailure extends Error {
+  readonly code = 'VERIFICATION_FAILURE';
+}
+
 /**
  * The name check Node runs after the chain is verified. Without -k there is
  * nothing to check (SPEC section 4); Node would otherwise check "localhost".
  * An IP literal is matched against the certificate's IP addresses only.
  */
-export function identityChecker(servername: ServerName | undefined) {
+export function identityChecker(servername: ServerName | undefined, extraCheck?: (cert: DetailedPeerCertificate) => Error | undefined) {
+  // Node hands over getPeerCertificate(true): the leaf with its verified chain.
   return (_nodeHost: string, cert: PeerCertificate): Error | undefined => {
+    const extra = extraCheck?.(cert as DetailedPeerCertificate);
+    if (extra) return extra;
     if (!servername) return undefined;
     const wanted = servername.kind === 'dns' ? servername.name : servername.address;
     if (!checkServerIdentity(wanted, cert)) return undefined;
@@ -71,7 +79,7 @@ const verifyWords: Record<string, string> = {
 export function describeTlsError(err: unknown, during: 'handshake' | 'session'): string {
   const e = err as (Error & { code?: string; reason?: string }) | undefined;
   if (!e || typeof e !== 'object') return oneLine(String(err));
-  if (e instanceof HostnameMismatch) return oneLine(e.message);
+  if (e instanceof HostnameMismatch || e instanceof VerificationFailure) return oneLine(e.message);
   const code = e.code ?? '';
   if (verifyWords[code]) return `certificate verification failed: ${verifyWords[code]}`;
   if (code === 'ECONNRESET' && /disconnected before secure TLS/.test(e.message)) {
