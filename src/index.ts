@@ -1,7 +1,7 @@
 // Library entry: the tunnel and the credential loader, for programs that embed the engine.
 
 export { runTunnel } from './tunnel';
-export type { TunnelIo, TunnelOptions, NetworkSide, LogLevel } from './tunnel';
+export type { TunnelIo, TunnelOptions, NetworkSide, Cleartext, LogLevel } from './tunnel';
 export { loadCredentials, buildSecureContext, loadTrustAnchors, loadCertificateChain, loadPrivateKey } from './credentials';
 export type { Credentials } from './credentials';
 export type { ConnectionReport } from './report';

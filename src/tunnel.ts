@@ -17,17 +17,26 @@ export type NetworkSide =
   | { kind: 'socket'; socket: Socket }
   | { kind: 'split'; readable: Readable; writable: Writable; endWritable: (done: () => void) => void };
 
-export interface TunnelIo {
+/** The application's side of the tunnel. */
+export interface Cleartext {
   /** cleartext from the application */
   input: Readable;
   /** cleartext to the application */
   output: Writable;
   /** ends `output` so that the application sees EOF */
   endOutput?: (done: () => void) => void;
-  network: NetworkSide;
   /** names for messages */
   inputName?: string;
   outputName?: string;
+}
+
+export interface TunnelIo {
+  network: NetworkSide;
+  /**
+   * The cleartext side, or a function that makes it once the handshake is
+   * done (s6-tlsc starts its program only then). It may throw a FatalError.
+   */
+  cleartext: Cleartext | (() => Cleartext);
 }
 
 export type LogLevel = 'warning' | 'info' | 'debug';
@@ -60,10 +69,7 @@ function readableHasEnded(stream: Readable): boolean {
 export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<ConnectionReport> {
   return new Promise<ConnectionReport>((resolve, reject) => {
     const log = options.log ?? (() => undefined);
-    const inputName = io.inputName ?? 'stdin';
-    const outputName = io.outputName ?? 'stdout';
-    const { input, output } = io;
-    const endOutput = io.endOutput ?? ((done: () => void) => output.end(done));
+    let clear: Cleartext | undefined = typeof io.cleartext === 'function' ? undefined : io.cleartext;
 
     let settled = false;
     let handshakeDone = false;
@@ -114,7 +120,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
     function settle(): void {
       settled = true;
       if (timer) clearTimeout(timer);
-      input.pause();
+      clear?.input.pause();
       tls.destroy();
     }
 
@@ -137,10 +143,11 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       log('info', `connected: ${report.protocol}, ${report.cipher}, peer ${report.peerCertSubject ?? '(no certificate)'}`);
       try {
         options.onHandshake?.(report, tls);
+        if (!clear) clear = (io.cleartext as () => Cleartext)();
       } catch (err) {
         return failWith(err);
       }
-      startPumps();
+      startPumps(clear);
     });
 
     tls.on('error', (err: Error) => {
@@ -165,7 +172,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       if (!remoteEnded) fail(EXIT_SYSTEM, 'the network connection closed unexpectedly');
     });
 
-    function startPumps(): void {
+    function startPumps({ input, output, inputName = 'stdin', outputName = 'stdout' }: Cleartext): void {
       // network -> output
       tls.on('data', (chunk: Buffer) => {
         if (!output.write(chunk)) tls.pause();
@@ -218,6 +225,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       if (settled) return;
       if (!handshakeDone) return fail(EXIT_TLS, 'connection closed by the server during the handshake');
       remoteEnded = true;
+      const { input, output, endOutput = (done: () => void) => output.end(done) } = clear as Cleartext;
       input.pause();
       log('debug', truncated ? 'EOF from the network without close_notify' : 'end of the remote stream');
       // Every byte decrypted so far goes out first, then the application sees EOF.

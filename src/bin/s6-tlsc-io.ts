@@ -35,10 +35,8 @@ async function main(): Promise<number> {
   const output = openWritable(stdout);
   await runTunnel(
     {
-      input: openReadable(stdin),
-      output,
-      endOutput: (done) => finishWritable(output, stdout, done),
       network: networkSide(fdr, fdw),
+      cleartext: { input: openReadable(stdin), output, endOutput: (done) => finishWritable(output, stdout, done) },
     },
     {
       ...config,
