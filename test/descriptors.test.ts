@@ -1,0 +1,175 @@
+// End to end: the descriptors users hand over. fdr and fdw as two different
+// objects, stdin/stdout as pipes and regular files, the tcpclient setup, and
+// the privilege drop as root, checked in /proc.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'child_process';
+import { Duplex, Readable, Writable } from 'stream';
+import { TLSSocket, createSecureContext } from 'tls';
+import { openSync, closeSync, readFileSync, writeFileSync, chmodSync, existsSync } from 'fs';
+import { randomBytes } from 'crypto';
+import { Pki, Cert } from './helpers/pki';
+import { BIN, cleanEnv, runWithSocket, sha256, waitFor } from './helpers/harness';
+import { startTlsServer, echo } from './helpers/servers';
+
+let pki: Pki;
+let root: Cert;
+let leaf: Cert;
+const K = ['-k', 'server.test'];
+
+before(() => {
+  pki = new Pki();
+  root = pki.cert('root', { ca: true });
+  leaf = pki.cert('leaf', { issuer: root, dns: ['server.test'] });
+});
+after(() => pki.remove());
+
+for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
+  test(`fdr and fdw as two different sockets (socketpair halves) on ${version}`, async () => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [BIN, ...K, '6', '7'], {
+      stdio: ['pipe', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', 'pipe', 'pipe'],
+      env: cleanEnv({ CAFILE: root.certPath }),
+    });
+    // The program reads ciphertext from its fd 6 and writes it to its fd 7.
+    const toProgram = (child.stdio as unknown as Writable[])[6];
+    const fromProgram = (child.stdio as unknown as Readable[])[7];
+    const server = new TLSSocket(Duplex.from({ readable: fromProgram, writable: toProgram }), {
+      isServer: true,
+      secureContext: createSecureContext({ key: leaf.keyPem, cert: leaf.certPem, maxVersion: version }),
+    });
+    server.on('error', () => undefined);
+    echo(server);
+    const payload = randomBytes(500_000);
+    const r = await waitFor(child, started, { stdin: payload });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256(r.stdout), sha256(payload));
+  });
+}
+
+test('stdin and stdout as regular files', async () => {
+  const server = await startTlsServer({ leaf }, echo);
+  const input = pki.path('input.bin');
+  const output = pki.path('output.bin');
+  const payload = randomBytes(300_000);
+  writeFileSync(input, payload);
+  const inFd = openSync(input, 'r');
+  const outFd = openSync(output, 'w');
+  try {
+    const r = await runWithSocketStdio(server.port, inFd, outFd);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256(readFileSync(output)), sha256(payload));
+  } finally {
+    closeSync(inFd);
+    closeSync(outFd);
+    await server.close();
+  }
+});
+
+test('stdin and stdout as real pipes, under a shell pipeline', async () => {
+  const server = await startTlsServer({ leaf }, echo);
+  const input = pki.path('pipe-input.bin');
+  const output = pki.path('pipe-output.bin');
+  const payload = randomBytes(300_000);
+  writeFileSync(input, payload);
+  try {
+    // The shell's pipes are FIFOs; the socket comes in at 6 and 7 from the harness.
+    const r = await runWithStdioShell(server.port, `cat ${input} | "${process.execPath}" ${BIN} ${K.join(' ')} 6 7 | cat > ${output}`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256(readFileSync(output)), sha256(payload));
+  } finally {
+    await server.close();
+  }
+});
+
+test('under tcpclient (ucspi-tcp), as users run it', async () => {
+  const server = await startTlsServer({ leaf }, echo);
+  try {
+    const r = await runTcpclient(server.port, 'through tcpclient\n');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'through tcpclient\n');
+  } finally {
+    await server.close();
+  }
+});
+
+test('as root with TLS_UID/TLS_GID: files read first, then the process runs as that uid and gid (/proc)', async () => {
+  assert.equal(process.getuid?.(), 0, 'the test suite runs as root (CI does)');
+  // A root-only trust anchor file: readable only before the drop.
+  const rootOnly = pki.path('root-only-ca.pem');
+  writeFileSync(rootOnly, root.certPem);
+  chmodSync(rootOnly, 0o600);
+  let status = '';
+  const server = await startTlsServer({ leaf }, echo);
+  try {
+    const r = await runWithSocket(server.port, ['-d', '3', ...K, '6', '7'], {
+      env: { CAFILE: rootOnly, TLS_UID: '65534', TLS_GID: '65533' },
+      keepStdinOpen: true,
+      notificationFd: 3,
+      onSpawn: (child) => {
+        // The notification is written after the handshake: by then the drop is done.
+        (child.stdio[3] as Readable).once('end', () => {
+          status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+          child.stdin!.end('after the drop');
+        });
+      },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'after the drop');
+    assert.match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
+    assert.match(status, /^Gid:\s+65533\s+65533\s+65533\s+65533$/m);
+    assert.match(status, /^Groups:\s+65533\s*$/m);
+  } finally {
+    await server.close();
+  }
+});
+
+/** Runs the program with the socket at 6/7 and the given stdin/stdout descriptors. */
+function runWithSocketStdio(port: number, inFd: number, outFd: number) {
+  return new Promise<Awaited<ReturnType<typeof waitFor>>>((resolve, reject) => {
+    const socket = require('net').connect({ port, host: '127.0.0.1' });
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      const started = Date.now();
+      const child = spawn(process.execPath, [BIN, ...K, '6', '7'], {
+        stdio: [inFd, outFd, 'pipe', 'ignore', 'ignore', 'ignore', socket, socket],
+        env: cleanEnv({ CAFILE: root.certPath }),
+      });
+      socket.destroy();
+      waitFor(child, started, {}).then(resolve, reject);
+    });
+  });
+}
+
+function runWithStdioShell(port: number, pipeline: string) {
+  return new Promise<Awaited<ReturnType<typeof waitFor>>>((resolve, reject) => {
+    const socket = require('net').connect({ port, host: '127.0.0.1' });
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      const started = Date.now();
+      const child = spawn('sh', ['-c', pipeline], {
+        stdio: ['ignore', 'ignore', 'pipe', 'ignore', 'ignore', 'ignore', socket, socket],
+        env: cleanEnv({ CAFILE: root.certPath }),
+      });
+      socket.destroy();
+      waitFor(child, started, {}).then(resolve, reject);
+    });
+  });
+}
+
+function runTcpclient(port: number, input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const tcpclient = ['/usr/bin/tcpclient', '/usr/local/bin/tcpclient'].find((p) => existsSync(p)) ?? 'tcpclient';
+  return new Promise((resolve) => {
+    const child = spawn(tcpclient, ['-RHl0', '127.0.0.1', String(port), process.execPath, BIN, ...K, '6', '7'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: cleanEnv({ CAFILE: root.certPath }),
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.stdin.end(input);
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
