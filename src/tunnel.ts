@@ -58,6 +58,8 @@ export interface TunnelOptions extends SessionPolicy {
   extraCheck?: (cert: DetailedPeerCertificate) => Error | undefined;
   /** Called with the TLS socket before the handshake starts (e.g. to log keys). */
   onSocket?: (socket: TLSSocket) => void;
+  /** Called once the write side is shut down after a local EOF, everything before it flushed. */
+  onWriteSideClosed?: () => void;
 }
 
 /** Node 20 has no public "EOF pushed" flag; readableEnded only says 'end' was emitted. */
@@ -139,6 +141,10 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       if (settled) return;
       if (timer) clearTimeout(timer);
       handshakeDone = true;
+      // With verification off Node ignores checkServerIdentity's verdict;
+      // an extra check (pins) is still required then.
+      const extra = options.verify ? undefined : options.extraCheck?.(tls.getPeerCertificate(true));
+      if (extra) return fail(EXIT_TLS, describeTlsError(extra, 'handshake'));
       report = connectionReport(tls, sni);
       log('info', `connected: ${report.protocol}, ${report.cipher}, peer ${report.peerCertSubject ?? '(no certificate)'}`);
       try {
@@ -211,13 +217,14 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
     function maybeCloseWriteSide(): void {
       if (!localEof || pendingWrites > 0 || writeSideClosed || remoteEnded || settled) return;
       writeSideClosed = true;
+      const closed = (): void => options.onWriteSideClosed?.();
       if (tls.getProtocol() === 'TLSv1.3' || options.closeNotify) {
         log('debug', 'sending close_notify and shutting down the write side');
-        tls.end();
+        tls.end(closed);
       } else {
         log('debug', 'shutting down the write side without close_notify');
-        if (link) link.endRaw(() => undefined);
-        else if (network.kind === 'socket') network.socket.end();
+        if (link) link.endRaw(closed);
+        else if (network.kind === 'socket') network.socket.end(closed);
       }
     }
 
