@@ -2,30 +2,40 @@
 // nothing here opens a file or a descriptor.
 
 import { isIP } from 'net';
+import type { SecureVersion } from 'tls';
 import { UsageError } from './errors';
 import { OptionTable, parseOptions, parseUnsigned } from './options';
 
 export const USAGE =
   's6-tlsc-io [ -S | -s ] [ -J | -j ] [ -Y | -y ] [ -v verbosity ] [ -K kimeout ] [ -k servername ] [ -d notif ] [ -- ] fdr fdw';
 
+/** The TLS options every program of the family takes. */
+export const sessionFlags: OptionTable['flags'] = [
+  { short: 'S', long: 'close-notify', key: 'closeNotify', value: true },
+  { short: 's', long: 'no-close-notify', key: 'closeNotify', value: false },
+  { short: 'J', long: 'enforce-close-notify', key: 'enforceCloseNotify', value: true },
+  { short: 'j', long: 'no-enforce-close-notify', key: 'enforceCloseNotify', value: false },
+  { short: 'y', long: 'client-cert', key: 'clientCert', value: true },
+  { short: 'Y', long: 'no-client-cert', key: 'clientCert', value: false },
+  { long: 'verify-cert', key: 'verify', value: true },
+  { long: 'no-verify-cert', key: 'verify', value: false },
+];
+
+export const sessionArgs: OptionTable['args'] = [
+  { short: 'v', long: 'verbosity', key: 'verbosity' },
+  // The C original spells the long form "kimeout"; both are accepted.
+  { short: 'K', long: 'handshake-timeout', aliases: ['kimeout'], key: 'kimeout' },
+  { short: 'k', long: 'servername', key: 'servername' },
+  // Beyond the original (see the README).
+  { long: 'alpn', key: 'alpn' },
+  { long: 'pin', key: 'pin', repeatable: true },
+  { long: 'min-protocol', key: 'minProtocol' },
+  { long: 'max-protocol', key: 'maxProtocol' },
+];
+
 export const tlscIoOptionTable: OptionTable = {
-  flags: [
-    { short: 'S', long: 'close-notify', key: 'closeNotify', value: true },
-    { short: 's', long: 'no-close-notify', key: 'closeNotify', value: false },
-    { short: 'J', long: 'enforce-close-notify', key: 'enforceCloseNotify', value: true },
-    { short: 'j', long: 'no-enforce-close-notify', key: 'enforceCloseNotify', value: false },
-    { short: 'y', long: 'client-cert', key: 'clientCert', value: true },
-    { short: 'Y', long: 'no-client-cert', key: 'clientCert', value: false },
-    { long: 'verify-cert', key: 'verify', value: true },
-    { long: 'no-verify-cert', key: 'verify', value: false },
-  ],
-  args: [
-    { short: 'v', long: 'verbosity', key: 'verbosity' },
-    // The C original spells the long form "kimeout"; both are accepted.
-    { short: 'K', long: 'handshake-timeout', aliases: ['kimeout'], key: 'kimeout' },
-    { short: 'k', long: 'servername', key: 'servername' },
-    { short: 'd', long: 'notification-fd', key: 'notif' },
-  ],
+  flags: sessionFlags,
+  args: [...sessionArgs, { short: 'd', long: 'notification-fd', key: 'notif' }],
 };
 
 /** How the server is named: a DNS name (sent as SNI) or an IP literal (never sent). */
@@ -33,6 +43,12 @@ export type ServerName = { kind: 'dns'; name: string } | { kind: 'ip'; address: 
 
 /** What the tunnel needs to know: no argv, no environment. */
 export interface SessionPolicy {
+  /** ALPN protocols to offer (--alpn) */
+  alpnProtocols?: string[];
+  /** accepted leaf hashes, lowercase hex of SHA-256 (--pin) */
+  pins?: string[];
+  minVersion?: SecureVersion;
+  maxVersion?: SecureVersion;
   /** -S: close_notify on local EOF even before TLS 1.3 */
   closeNotify: boolean;
   /** -J: a peer EOF without close_notify is fatal */
@@ -45,20 +61,26 @@ export interface SessionPolicy {
 
 export type TrustSource = { kind: 'dir'; path: string } | { kind: 'file'; path: string };
 
-export interface RunConfig extends SessionPolicy {
+/** What every program of the family needs before it has a connection. */
+export interface EngineConfig extends SessionPolicy {
   verbosity: number;
-  fdr: number;
-  fdw: number;
-  notificationFd?: number;
   trust: TrustSource;
   clientCert?: { certFile: string; keyFile: string };
   /** present only when running as root */
   drop?: { uid: number; gid: number };
+  /** SSLKEYLOGFILE: where to append NSS key-log lines, if set */
+  keyLogFile?: string;
+}
+
+export interface RunConfig extends EngineConfig {
+  fdr: number;
+  fdw: number;
+  notificationFd?: number;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
-function unsignedOption(values: Record<string, string[]>, key: string, label: string, fallback: number): number {
+export function unsignedOption(values: Record<string, string[]>, key: string, label: string, fallback: number): number {
   const text = values[key]?.[0];
   if (text === undefined) return fallback;
   const n = parseUnsigned(text);
@@ -77,10 +99,50 @@ export function parseServerName(text: string): ServerName {
   return { kind: 'dns', name };
 }
 
+const PROTOCOLS: readonly SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+
+function protocolOption(values: Record<string, string[]>, key: string, label: string): SecureVersion | undefined {
+  const text = values[key]?.[0];
+  if (text === undefined) return undefined;
+  const version = PROTOCOLS.find((p) => p === text);
+  if (!version) throw new UsageError(`${label} must be one of ${PROTOCOLS.join(', ')}`, true);
+  return version;
+}
+
+function alpnOption(values: Record<string, string[]>): string[] | undefined {
+  const text = values.alpn?.[0];
+  if (text === undefined) return undefined;
+  const protocols = text.split(',');
+  // RFC 7301: each name is 1 to 255 bytes.
+  if (protocols.some((p) => p.length === 0 || Buffer.byteLength(p) > 255)) {
+    throw new UsageError('alpn must be a comma-separated list of protocol names', true);
+  }
+  return protocols;
+}
+
+function pinOption(values: Record<string, string[]>): string[] | undefined {
+  const pins = values.pin;
+  if (!pins) return undefined;
+  return pins.map((pin) => {
+    const m = /^SHA256:([0-9a-fA-F]{64})$/.exec(pin);
+    if (!m) throw new UsageError(`invalid pin: ${JSON.stringify(pin)} (SHA256: and 64 hex digits)`, true);
+    return m[1].toLowerCase();
+  });
+}
+
 /** The policy options every program of the family shares. */
 export function sessionPolicyFrom(flags: Record<string, boolean>, values: Record<string, string[]>): SessionPolicy {
   const servername = values.servername?.[0];
+  const minVersion = protocolOption(values, 'minProtocol', 'min-protocol');
+  const maxVersion = protocolOption(values, 'maxProtocol', 'max-protocol');
+  if (minVersion && maxVersion && PROTOCOLS.indexOf(minVersion) > PROTOCOLS.indexOf(maxVersion)) {
+    throw new UsageError('min-protocol must not be above max-protocol', true);
+  }
   return {
+    alpnProtocols: alpnOption(values),
+    pins: pinOption(values),
+    minVersion,
+    maxVersion,
     closeNotify: flags.closeNotify ?? false,
     enforceCloseNotify: flags.enforceCloseNotify ?? false,
     handshakeTimeoutMs: unsignedOption(values, 'kimeout', 'kimeout', 0),
@@ -116,24 +178,40 @@ export function privilegeDropFrom(env: Environment, isRoot: boolean): { uid: num
   return { uid, gid };
 }
 
+/**
+ * The shared part of every program's configuration: policy options, then
+ * the environment, in the C original's order (trust anchors, client
+ * certificate, privileges).
+ */
+export function engineConfigFrom(
+  flags: Record<string, boolean>,
+  values: Record<string, string[]>,
+  env: Environment,
+  isRoot: boolean,
+): EngineConfig {
+  const policy = sessionPolicyFrom(flags, values);
+  return {
+    ...policy,
+    verbosity: unsignedOption(values, 'verbosity', 'verbosity', 1),
+    trust: trustSourceFrom(env),
+    clientCert: flags.clientCert ? clientCertFrom(env) : undefined,
+    drop: privilegeDropFrom(env, isRoot),
+    keyLogFile: env.SSLKEYLOGFILE || undefined,
+  };
+}
+
 export function configFromArgv(argv: readonly string[], env: Environment, isRoot: boolean): RunConfig {
   const { flags, values, operands } = parseOptions(argv, tlscIoOptionTable);
   if (operands.length < 2) throw new UsageError('missing operand');
-  const policy = sessionPolicyFrom(flags, values);
-  const verbosity = unsignedOption(values, 'verbosity', 'verbosity', 1);
   const notif = unsignedOption(values, 'notif', 'notification-fd', 0);
   const fdr = parseUnsigned(operands[0]);
   const fdw = parseUnsigned(operands[1]);
   if (fdr === undefined || fdw === undefined) throw new UsageError('fdr and fdw must be unsigned integers');
   return {
-    ...policy,
-    verbosity,
+    ...engineConfigFrom(flags, values, env, isRoot),
     fdr,
     fdw,
     // As in the C original, -d 0 means no notification.
     notificationFd: notif === 0 ? undefined : notif,
-    trust: trustSourceFrom(env),
-    clientCert: flags.clientCert ? clientCertFrom(env) : undefined,
-    drop: privilegeDropFrom(env, isRoot),
   };
 }

@@ -1,0 +1,25 @@
+// What every program does before it has a connection: credentials, the TLS
+// context, the key log, then the privilege drop; out comes everything the
+// tunnel needs but the descriptors.
+
+import type { EngineConfig } from './config';
+import { buildSecureContext, loadCredentials } from './credentials';
+import { dropPrivileges } from './privileges';
+import { openKeyLog } from './keylog';
+import { pinCheck } from './pins';
+import type { TunnelOptions } from './tunnel';
+import type { Messenger } from './program';
+
+export function prepareEngine(config: EngineConfig, say: Messenger): TunnelOptions {
+  const secureContext = buildSecureContext(loadCredentials(config.trust, config.clientCert), config);
+  const onSocket = config.keyLogFile ? openKeyLog(config.keyLogFile) : undefined;
+  dropPrivileges(config.drop);
+  if (!config.servername) say.warn('no servername given: SNI not used and the server name is not verified');
+  return {
+    ...config,
+    secureContext,
+    onSocket,
+    extraCheck: config.pins ? pinCheck(config.pins) : undefined,
+    log: (level, message) => (level === 'warning' ? say.warn : level === 'info' ? say.info : say.debug)(message),
+  };
+}

@@ -1,0 +1,18 @@
+// The network side of the tunnel from two descriptor numbers: one socket
+// (the native TLS path) when both name the same socket, else two ends.
+
+import { FdInfo, finishWritable, inspectFd, openReadable, openSocket, openWritable, sameSocket } from './fds';
+import type { NetworkSide } from './tunnel';
+
+export function networkFromFds(fdrNumber: number, fdwNumber: number): NetworkSide {
+  const fdr: FdInfo = inspectFd(fdrNumber, 'fdr');
+  const fdw: FdInfo = inspectFd(fdwNumber, 'fdw');
+  if (sameSocket(fdr, fdw)) return { kind: 'socket', socket: openSocket(fdr) };
+  const writable = openWritable(fdw);
+  return {
+    kind: 'split',
+    readable: openReadable(fdr),
+    writable,
+    endWritable: (done) => finishWritable(writable, fdw, done),
+  };
+}
