@@ -34,6 +34,8 @@ export interface RunOptions {
   onSpawn?: (child: ChildProcess) => void;
   /** extra spawn options (uid, gid) */
   spawn?: { uid?: number; gid?: number };
+  /** another program of the package (s6-tlsc, s6-tlsclient); default s6-tlsc-io */
+  bin?: string;
 }
 
 /** Base environment: nothing from the test runner's own TLS settings leaks in. */
@@ -60,7 +62,7 @@ function collect(stream: Readable | null | undefined): Promise<Buffer> {
 /** Spawns the program with `stdio` and waits for it, feeding stdin. */
 export function runWithStdio(args: string[], stdio: StdioOptions, opts: RunOptions): Promise<RunResult> {
   const started = Date.now();
-  const child = spawn(process.execPath, [BIN, ...args], { stdio, env: cleanEnv(opts.env ?? {}), ...opts.spawn });
+  const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], { stdio, env: cleanEnv(opts.env ?? {}), ...opts.spawn });
   return waitFor(child, started, opts);
 }
 
@@ -108,7 +110,7 @@ export function runWithSocket(port: number, args: string[], opts: RunOptions = {
       const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', socket, socket];
       if (opts.notificationFd !== undefined) stdio[opts.notificationFd] = 'pipe';
       const started = Date.now();
-      const child = spawn(process.execPath, [BIN, ...args], { stdio, env: cleanEnv(opts.env ?? {}), ...opts.spawn });
+      const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], { stdio, env: cleanEnv(opts.env ?? {}), ...opts.spawn });
       socket.destroy();
       waitFor(child, started, opts).then(resolve, reject);
     });

@@ -18,6 +18,8 @@ export interface TlsServerOptions {
   maxVersion?: SecureVersion;
   /** require a client certificate signed by this CA */
   clientCa?: Cert;
+  /** ALPN protocols the server accepts, in its order of preference */
+  alpn?: string[];
 }
 
 export interface RunningServer {
@@ -43,6 +45,7 @@ export async function startTlsServer(
       requestCert: !!opts.clientCa,
       rejectUnauthorized: !!opts.clientCa,
       ca: opts.clientCa ? [opts.clientCa.certPem] : undefined,
+      ALPNProtocols: opts.alpn,
       allowHalfOpen: true,
     },
     (socket) => {

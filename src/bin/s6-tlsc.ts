@@ -1,0 +1,39 @@
+// s6-tlsc: the network on rfd/wfd (default 6/7); after the handshake, prog
+// runs with its rfd/wfd on the cleartext side of the tunnel.
+
+import { engineConfigFrom, sessionArgs, sessionFlags, unsignedOption } from '../config';
+import { parseOptions, OptionTable } from '../options';
+import { UsageError } from '../errors';
+import { prepareEngine } from '../engine';
+import { isRoot } from '../privileges';
+import { networkFromFds } from '../network';
+import { runWithProgram } from '../tlsc';
+import { messenger, runProgram } from '../program';
+
+const PROG = 's6-tlsc';
+const USAGE =
+  's6-tlsc [ -S | -s ] [ -J | -j ] [ -Y | -y ] [ -Z | -z ] [ -v verbosity ] [ -K kimeout ] [ -k servername ] [ -6 rfd ] [ -7 wfd ] [ -- ] prog...';
+
+const table: OptionTable = {
+  flags: [
+    ...sessionFlags,
+    { short: 'Z', long: 'keep-tls-environment', key: 'keepTlsConfig', value: true },
+    { short: 'z', long: 'clean-tls-environment', key: 'keepTlsConfig', value: false },
+  ],
+  args: [...sessionArgs, { short: '6', key: 'rfd' }, { short: '7', key: 'wfd' }],
+};
+
+async function main(): Promise<number> {
+  const { flags, values, operands } = parseOptions(process.argv.slice(2), table);
+  if (operands.length < 1) throw new UsageError('missing prog');
+  const rfd = unsignedOption(values, 'rfd', 'rfd', 6);
+  const wfd = unsignedOption(values, 'wfd', 'wfd', 7);
+  if (rfd < 3 || wfd < 3 || rfd === wfd) throw new UsageError('rfd and wfd must be 3 or more, and different', true);
+  const config = engineConfigFrom(flags, values, process.env, isRoot());
+  const say = messenger(PROG, config.verbosity);
+  const engine = prepareEngine(config, say);
+  const network = networkFromFds(rfd, wfd);
+  return runWithProgram(network, engine, { argv: operands, rfd, wfd, keepTlsConfig: flags.keepTlsConfig ?? false }, say);
+}
+
+runProgram(PROG, USAGE, main);

@@ -1,0 +1,62 @@
+// s6-tlsclient: connect to host port, then s6-tlsc over that connection, or,
+// without prog, the terminal (stdin/stdout) through the tunnel.
+
+import { engineConfigFrom, parseServerName, sessionArgs, sessionFlags, unsignedOption } from '../config';
+import { parseOptions, parseUnsigned, OptionTable } from '../options';
+import { UsageError } from '../errors';
+import { prepareEngine } from '../engine';
+import { isRoot } from '../privileges';
+import { connectTcp } from '../connect';
+import { runTunnel } from '../tunnel';
+import { runWithProgram, stdioCleartext } from '../tlsc';
+import { messenger, runProgram } from '../program';
+
+const PROG = 's6-tlsclient';
+const USAGE =
+  's6-tlsclient [ -4 | -6 ] [ -d | -D ] [ -H ] [ -t timeout ] [ -S | -s ] [ -J | -j ] [ -Y | -y ] [ -Z | -z ] [ -v verbosity ] [ -K kimeout ] [ -k servername ] [ -- ] host port [ prog... ]';
+
+const table: OptionTable = {
+  flags: [
+    ...sessionFlags,
+    { short: 'Z', long: 'keep-tls-environment', key: 'keepTlsConfig', value: true },
+    { short: 'z', long: 'clean-tls-environment', key: 'keepTlsConfig', value: false },
+    { short: '4', key: 'ipv6', value: false },
+    { short: '6', key: 'ipv6', value: true },
+    { short: 'd', key: 'noDelay', value: true },
+    { short: 'D', key: 'noDelay', value: false },
+    { short: 'H', key: 'noServername', value: true },
+  ],
+  args: [...sessionArgs, { short: 't', key: 'timeout' }],
+};
+
+async function main(): Promise<number> {
+  const { flags, values, operands } = parseOptions(process.argv.slice(2), table);
+  if (operands.length < 2) throw new UsageError('missing host or port');
+  const [host, portText, ...prog] = operands;
+  const port = parseUnsigned(portText);
+  if (port === undefined || port === 0 || port > 65535) throw new UsageError(`invalid port: ${portText}`, true);
+  const timeoutMs = unsignedOption(values, 'timeout', 'timeout', 0);
+  const config = engineConfigFrom(flags, values, process.env, isRoot());
+  // The host names the server unless -k overrides it or -H disables it.
+  if (!config.servername && !flags.noServername) config.servername = parseServerName(host);
+  if (flags.noServername && !values.servername) config.servername = undefined;
+  const say = messenger(PROG, config.verbosity);
+  const engine = prepareEngine(config, say);
+  const family = flags.ipv6 === undefined ? 0 : flags.ipv6 ? 6 : 4;
+  const socket = await connectTcp(host, port, { family, timeoutMs, noDelay: flags.noDelay ?? true });
+  const network = { kind: 'socket' as const, socket };
+  if (prog.length === 0) {
+    await runTunnel({ network, cleartext: stdioCleartext() }, engine);
+    return 0;
+  }
+  const extraEnv = {
+    PROTO: 'TCP',
+    TCPREMOTEIP: socket.remoteAddress ?? '',
+    TCPREMOTEPORT: String(socket.remotePort ?? ''),
+    TCPLOCALIP: socket.localAddress ?? '',
+    TCPLOCALPORT: String(socket.localPort ?? ''),
+  };
+  return runWithProgram(network, engine, { argv: prog, rfd: 6, wfd: 7, keepTlsConfig: flags.keepTlsConfig ?? false, extraEnv }, say);
+}
+
+runProgram(PROG, USAGE, main);

@@ -1,0 +1,80 @@
+// The program s6-tlsc and s6-tlsclient start once the handshake is done:
+// its descriptors rfd/wfd are the cleartext side of the tunnel, its stdio is
+// ours, its environment carries the connection report. Node cannot exec, so
+// this process stays as the tunnel and the parent: it forwards signals and
+// exits with the program's code.
+
+import { spawn, ChildProcess, StdioOptions } from 'child_process';
+import { constants } from 'os';
+import type { Readable, Writable } from 'stream';
+import type { ConnectionReport } from './report';
+import { reportEntries } from './report';
+import type { Cleartext } from './tunnel';
+import { EXIT_SYSTEM, FatalError, describeSystemError } from './errors';
+
+/** Variables the program does not see under -z (the default). */
+export const TLS_CONFIG_VARIABLES = ['CADIR', 'CAFILE', 'KEYFILE', 'CERTFILE', 'TLS_UID', 'TLS_GID'];
+
+/** Signals a supervisor sends that belong to the program. */
+const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT', 'SIGWINCH'];
+
+export function programEnvironment(
+  base: NodeJS.ProcessEnv,
+  report: ConnectionReport,
+  keepTlsConfig: boolean,
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  if (!keepTlsConfig) for (const name of TLS_CONFIG_VARIABLES) delete env[name];
+  // As the C wrapper does with the notification: KEY=value sets, a bare KEY unsets.
+  for (const [key, value] of reportEntries(report)) {
+    if (value) env[key] = value.replace(/\0/g, '');
+    else delete env[key];
+  }
+  return { ...env, ...extra };
+}
+
+export interface RunningProgram {
+  child: ChildProcess;
+  cleartext: Cleartext;
+  /** the exit code to pass on: the program's, or 128 + signal */
+  exited: Promise<number>;
+}
+
+export function startProgram(argv: readonly string[], env: NodeJS.ProcessEnv, rfd: number, wfd: number): RunningProgram {
+  const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
+  for (let fd = 3; fd <= Math.max(rfd, wfd); fd++) stdio.push('ignore');
+  stdio[rfd] = 'pipe';
+  stdio[wfd] = 'pipe';
+  let child: ChildProcess;
+  try {
+    child = spawn(argv[0], argv.slice(1), { stdio, env });
+  } catch (err) {
+    throw new FatalError(EXIT_SYSTEM, `unable to spawn ${argv[0]}: ${describeSystemError(err)}`);
+  }
+  const streams = child.stdio as unknown as (Readable & Writable)[];
+  const toProgram = streams[rfd];
+  const fromProgram = streams[wfd];
+  const exited = new Promise<number>((resolve, reject) => {
+    child.once('error', (err) => reject(new FatalError(EXIT_SYSTEM, `unable to spawn ${argv[0]}: ${describeSystemError(err)}`)));
+    child.once('exit', (code, signal) => {
+      for (const sig of FORWARDED) process.removeListener(sig, forward);
+      resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
+    });
+  });
+  const forward = (sig: NodeJS.Signals): void => {
+    child.kill(sig);
+  };
+  for (const sig of FORWARDED) process.on(sig, forward);
+  return {
+    child,
+    exited,
+    cleartext: {
+      input: fromProgram,
+      output: toProgram,
+      endOutput: (done) => toProgram.end(done),
+      inputName: `${argv[0]} (fd ${wfd})`,
+      outputName: `${argv[0]} (fd ${rfd})`,
+    },
+  };
+}
