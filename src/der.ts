@@ -46,3 +46,47 @@ export function looksLikeCertificate(der: Uint8Array): boolean {
   const sig = readTlv(der, alg.end, outer.end);
   return !!sig && sig.tag === BIT_STRING && sig.end === outer.end;
 }
+
+/** The TLVs directly inside [start, end), or undefined if any is malformed. */
+export function readChildren(buf: Uint8Array, start: number, end: number): Tlv[] | undefined {
+  const out: Tlv[] = [];
+  let at = start;
+  while (at < end) {
+    const tlv = readTlv(buf, at, end);
+    if (!tlv) return undefined;
+    out.push(tlv);
+    at = tlv.end;
+  }
+  return out;
+}
+
+/** The dotted text of an OBJECT IDENTIFIER's content octets, or undefined if malformed. */
+export function decodeOid(buf: Uint8Array, start: number, end: number): string | undefined {
+  if (start >= end || end - start > 64) return undefined;
+  const arcs: number[] = [];
+  let value = 0;
+  let pending = false;
+  for (let at = start; at < end; at++) {
+    const byte = buf[at];
+    // A leading 0x80 is a non-minimal encoding, which DER forbids.
+    if (!pending && byte === 0x80) return undefined;
+    value = value * 128 + (byte & 0x7f);
+    if (value > Number.MAX_SAFE_INTEGER / 128) return undefined;
+    pending = (byte & 0x80) !== 0;
+    if (!pending) {
+      arcs.push(value);
+      value = 0;
+    }
+  }
+  if (pending) return undefined;
+  const first = arcs[0] < 40 ? 0 : arcs[0] < 80 ? 1 : 2;
+  return [first, arcs[0] - first * 40, ...arcs.slice(1)].join('.');
+}
+
+/** The number of significant bits of an unsigned big-endian INTEGER's content octets. */
+export function integerBits(buf: Uint8Array, start: number, end: number): number {
+  let at = start;
+  while (at < end && buf[at] === 0) at++;
+  if (at === end) return 0;
+  return (end - at - 1) * 8 + (32 - Math.clz32(buf[at]));
+}

@@ -1,20 +1,10 @@
 // Server identity and the words for what went wrong. OpenSSL and Node report
 // failures as codes; users get a sentence they can act on (SPEC section 4).
 
-import { checkServerIdentity, DetailedPeerCertificate, PeerCertificate } from 'tls';
+import { DetailedPeerCertificate, PeerCertificate } from 'tls';
 import { oneLine } from './errors';
 import type { ServerName } from './config';
-
-/** The names a certificate is valid for, as a person would list them. */
-export function certificateNames(cert: PeerCertificate): string[] {
-  const names: string[] = [];
-  for (const entry of (cert.subjectaltname ?? '').split(', ')) {
-    const m = /^(DNS|IP Address):(.*)$/.exec(entry);
-    if (m) names.push(m[2]);
-  }
-  if (names.length === 0 && cert.subject?.CN) names.push(...[cert.subject.CN].flat());
-  return names;
-}
+import { checkChain, checkName, NameMismatch } from './policy';
 
 export class HostnameMismatch extends Error {
   readonly code = 'HOSTNAME_MISMATCH';
@@ -26,53 +16,92 @@ export class VerificationFailure extends Error {
 }
 
 /**
- * The name check Node runs after the chain is verified. Without -k there is
- * nothing to check (SPEC section 4); Node would otherwise check "localhost".
- * An IP literal is matched against the certificate's IP addresses only.
+ * The check Node runs after OpenSSL verified the chain, on the leaf with that
+ * chain. First the minimums OpenSSL's @SECLEVEL=0 lifts (key sizes,
+ * signature hashes: src/policy.ts), then any extra check (pins), then the
+ * name. Without -k there is no name to check (SPEC section 4); Node would
+ * otherwise check "localhost". The name rules are ours (RFC 9525, CA/B
+ * Forum), not Node's, which fall back to the CN and accept partial
+ * wildcards. An IP literal is matched against the certificate's IP
+ * addresses only, octet for octet.
  */
 export function identityChecker(servername: ServerName | undefined, extraCheck?: (cert: DetailedPeerCertificate) => Error | undefined) {
   // Node hands over getPeerCertificate(true): the leaf with its verified chain.
+  let accepted: Buffer | undefined;
   return (_nodeHost: string, cert: PeerCertificate): Error | undefined => {
+    // Node runs this again when the server asks for a renegotiation (which
+    // is refused), with no certificate: the session and its peer are the
+    // ones already accepted. A certificate there must be the same one.
+    if (accepted && (!cert.raw || cert.raw.equals(accepted))) return undefined;
+    const error = checkIdentity(cert);
+    if (!error && cert.raw) accepted = cert.raw;
+    return error;
+  };
+
+  function checkIdentity(cert: PeerCertificate): Error | undefined {
+    const weak = checkChain(cert);
+    if (weak) return new VerificationFailure(weak.message);
     const extra = extraCheck?.(cert as DetailedPeerCertificate);
     if (extra) return extra;
     if (!servername) return undefined;
-    const wanted = servername.kind === 'dns' ? servername.name : servername.address;
-    if (!checkServerIdentity(wanted, cert)) return undefined;
-    const names = certificateNames(cert);
-    const valid = names.length ? `certificate is valid for ${names.map(oneLine).join(', ')}` : 'certificate names no host';
-    return new HostnameMismatch(`hostname mismatch: ${wanted}: ${valid}`);
-  };
+    if (!cert.raw) return new VerificationFailure('certificate verification failed: the server sent no certificate');
+    const mismatch = checkName(servername, cert.raw);
+    if (!mismatch) return undefined;
+    return mismatch instanceof NameMismatch ? new HostnameMismatch(mismatch.message) : new VerificationFailure(mismatch.message);
+  }
 }
+
+const UNKNOWN_ISSUER = 'certificate issuer is unknown: not a trust anchor, and not sent by the server (missing intermediate certificate?)';
+const NOT_SERVER_PURPOSE =
+  'certificate chain is not valid for TLS server authentication (an extended key usage without serverAuth, or an issuer that is not a CA)';
+const NO_CERT_SIGN = "an issuer's key usage does not allow signing certificates (keyCertSign missing)";
+const PERMITTED = "certificate name is outside the issuer's permitted names (name constraints)";
+const EXCLUDED = "certificate name is excluded by the issuer's name constraints";
+const CRITICAL = 'certificate has an unknown critical extension';
 
 // OpenSSL's X509_V_ERR_* names, as Node reports them in err.code.
 const verifyWords: Record<string, string> = {
   CERT_HAS_EXPIRED: 'certificate has expired',
   CERT_NOT_YET_VALID: 'certificate is not yet valid',
   UNABLE_TO_GET_ISSUER_CERT: 'certificate issuer is not trusted (unable to get issuer certificate)',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'certificate issuer is not trusted (no trust anchor for it)',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'certificate issuer is not trusted (unable to verify the first certificate)',
+  // Both mean: no certificate sent or trusted signed this one (the second when it is the leaf).
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: UNKNOWN_ISSUER,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: UNKNOWN_ISSUER,
   SELF_SIGNED_CERT_IN_CHAIN: 'certificate chain ends at a self-signed certificate that is not a trust anchor',
   DEPTH_ZERO_SELF_SIGNED_CERT: 'certificate is self-signed and not a trust anchor',
   CERT_SIGNATURE_FAILURE: 'certificate signature is invalid',
+  UNABLE_TO_DECRYPT_CERT_SIGNATURE: 'certificate signature is invalid',
   CERT_UNTRUSTED: 'certificate is not trusted',
   CERT_REJECTED: 'certificate is rejected by the trust anchors',
   CERT_REVOKED: 'certificate has been revoked',
   INVALID_CA: 'certificate chain contains an issuer that is not a CA',
-  INVALID_PURPOSE: 'certificate is not valid for TLS server authentication',
+  // OpenSSL also reports a CA:FALSE issuer this way (its purpose check runs first).
+  INVALID_PURPOSE: NOT_SERVER_PURPOSE,
   PATH_LENGTH_EXCEEDED: 'certificate chain is longer than a CA allows (path length constraint)',
-  INVALID_EXTENSION: 'certificate has an invalid extension',
-  UNHANDLED_CRITICAL_EXTENSION: 'certificate has an unknown critical extension',
-  PERMITTED_SUBTREE_VIOLATION: 'certificate name is outside the issuer\'s permitted names (name constraints)',
-  EXCLUDED_VIOLATION: 'certificate name is excluded by the issuer\'s name constraints',
   CERT_CHAIN_TOO_LONG: 'certificate chain is too long',
   ERROR_IN_CERT_NOT_BEFORE_FIELD: 'certificate has a malformed notBefore field',
   ERROR_IN_CERT_NOT_AFTER_FIELD: 'certificate has a malformed notAfter field',
   UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY: 'certificate issuer public key cannot be decoded',
-  EE_KEY_TOO_SMALL: 'certificate key is too small',
-  CA_KEY_TOO_SMALL: 'CA certificate key is too small',
-  CA_MD_TOO_WEAK: 'certificate signature algorithm is too weak',
   HOSTNAME_MISMATCH: 'hostname mismatch',
-  IP_ADDRESS_MISMATCH: 'IP address mismatch',
+};
+
+// Verification errors Node has no code for (err.code UNSPECIFIED): OpenSSL's
+// X509_verify_cert_error_string() text is the message.
+const unspecifiedWords: Record<string, string> = {
+  'unhandled critical extension': CRITICAL,
+  'permitted subtree violation': PERMITTED,
+  'excluded subtree violation': EXCLUDED,
+  'key usage does not include certificate signing': NO_CERT_SIGN,
+  'invalid or inconsistent certificate extension': 'certificate has an invalid extension',
+  'unsupported name constraint type': 'certificate name constraints cannot be checked (unsupported name type)',
+  'unsupported or invalid name syntax': 'certificate name constraints cannot be checked (unsupported or invalid name syntax)',
+  'unsupported or invalid name constraint syntax': 'certificate name constraints cannot be checked (invalid constraint syntax)',
+  'name constraints minimum and maximum not supported': 'certificate name constraints cannot be checked (minimum or maximum set)',
+  'EE certificate key too weak': 'certificate key is too small',
+  'CA certificate key too weak': 'CA certificate key is too small',
+  'CA signature digest algorithm too weak': 'certificate signature algorithm is too weak',
+  'path loop': 'certificate chain has a loop',
+  'certificate chain too long': 'certificate chain is too long',
 };
 
 /** Words for a TLS failure, whatever layer raised it. */
@@ -82,6 +111,7 @@ export function describeTlsError(err: unknown, during: 'handshake' | 'session'):
   if (e instanceof HostnameMismatch || e instanceof VerificationFailure) return oneLine(e.message);
   const code = e.code ?? '';
   if (verifyWords[code]) return `certificate verification failed: ${verifyWords[code]}`;
+  if (code === 'UNSPECIFIED') return `certificate verification failed: ${unspecifiedWords[e.message] ?? oneLine(e.message)}`;
   if (code === 'ECONNRESET' && /disconnected before secure TLS/.test(e.message)) {
     return `connection closed by the server during the ${during}`;
   }

@@ -36,6 +36,10 @@ export interface CertOptions {
   /** "ec" (P-256, default), "rsa2048", "rsa1024", "ed25519" */
   keyType?: string;
   md?: string;
+  /** omit basicConstraints altogether (a v3 certificate that says nothing about being a CA) */
+  omitBasicConstraints?: boolean;
+  /** the named curve for keyType "ec" (OpenSSL's name); P-256 when absent */
+  curve?: string;
 }
 
 function openssl(args: string[], input?: string): string {
@@ -65,7 +69,7 @@ export class Pki {
     return join(this.dir, name);
   }
 
-  private key(name: string, keyType: string): string {
+  private key(name: string, keyType: string, curve?: string): string {
     const keyPath = this.path(`${name}.key`);
     const algo: Record<string, string[]> = {
       ec: ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'],
@@ -73,22 +77,23 @@ export class Pki {
       rsa1024: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'],
       ed25519: ['-algorithm', 'ED25519'],
     };
-    openssl(['genpkey', ...algo[keyType], '-out', keyPath]);
+    const args = keyType === 'ec' && curve ? ['-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${curve}`] : algo[keyType];
+    openssl(['genpkey', ...args, '-out', keyPath]);
     return keyPath;
   }
 
   /** A certificate (and its key) named `name`, signed as the options say. */
   cert(name: string, opts: CertOptions = {}): Cert {
-    const keyPath = this.key(name, opts.keyType ?? 'ec');
+    const keyPath = this.key(name, opts.keyType ?? 'ec', opts.curve);
     const csrPath = this.path(`${name}.csr`);
     const certPath = this.path(`${name}.pem`);
     const cnfPath = this.path(`${name}.cnf`);
     const ext: string[] = [];
     if (opts.ca) {
-      ext.push(`basicConstraints = critical, CA:TRUE${opts.pathlen !== undefined ? `, pathlen:${opts.pathlen}` : ''}`);
+      if (!opts.omitBasicConstraints) ext.push(`basicConstraints = critical, CA:TRUE${opts.pathlen !== undefined ? `, pathlen:${opts.pathlen}` : ''}`);
       if (opts.keyUsage !== 'none') ext.push(`keyUsage = critical, ${opts.keyUsage ?? 'keyCertSign, cRLSign, digitalSignature'}`);
     } else {
-      ext.push('basicConstraints = critical, CA:FALSE');
+      if (!opts.omitBasicConstraints) ext.push('basicConstraints = critical, CA:FALSE');
       if (opts.keyUsage !== 'none') ext.push(`keyUsage = critical, ${opts.keyUsage ?? 'digitalSignature, keyEncipherment'}`);
       if (opts.eku !== 'none') ext.push(`extendedKeyUsage = ${opts.eku ?? 'serverAuth'}`);
     }
