@@ -203,7 +203,7 @@ function commonNameOf(der: Uint8Array, subject: Tlv): string | undefined {
       if (parts && parts.length === 2 && oidAt(der, parts[0]) === OIDS.commonName) {
         const raw = Buffer.from(der.subarray(parts[1].start, parts[1].end));
         // BMPString is UTF-16BE; every other string type is shown as UTF-8.
-        cn = parts[1].tag === 0x1e ? raw.swap16().toString('utf16le') : raw.toString('utf8');
+        cn = parts[1].tag === 0x1e && raw.length % 2 === 0 ? raw.swap16().toString('utf16le') : raw.toString('utf8');
       }
     }
   }
@@ -270,13 +270,13 @@ export function parseIp(text: string): Uint8Array | undefined {
   if (!/^[0-9A-Fa-f:.]+$/.test(text)) return undefined;
   const halves = text.split('::');
   if (halves.length > 2) return undefined;
-  const groupsOf = (s: string): number[] | undefined => {
+  const groupsOf = (s: string, last: boolean): number[] | undefined => {
     if (s === '') return [];
     const out: number[] = [];
     const parts = s.split(':');
     for (let k = 0; k < parts.length; k++) {
       const p = parts[k];
-      if (k === parts.length - 1 && p.includes('.')) {
+      if (last && k === parts.length - 1 && p.includes('.')) {
         const b = v4(p);
         if (!b) return undefined;
         out.push((b[0] << 8) | b[1], (b[2] << 8) | b[3]);
@@ -288,8 +288,8 @@ export function parseIp(text: string): Uint8Array | undefined {
     }
     return out;
   };
-  const head = groupsOf(halves[0]);
-  const tail = halves.length === 2 ? groupsOf(halves[1]) : [];
+  const head = groupsOf(halves[0], halves.length === 1);
+  const tail = halves.length === 2 ? groupsOf(halves[1], true) : [];
   if (!head || !tail) return undefined;
   const missing = 8 - head.length - tail.length;
   if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;

@@ -33,7 +33,13 @@ export function identityChecker(servername: ServerName | undefined, extraCheck?:
     // is refused), with no certificate: the session and its peer are the
     // ones already accepted. A certificate there must be the same one.
     if (accepted && (!cert.raw || cert.raw.equals(accepted))) return undefined;
-    const error = checkIdentity(cert);
+    let error: Error | undefined;
+    try {
+      error = checkIdentity(cert);
+    } catch (err) {
+      // Node would turn a throw here into an uncaught exception: fail the handshake instead.
+      error = new VerificationFailure(`certificate verification failed: ${oneLine(err instanceof Error ? err.message : String(err))}`);
+    }
     if (!error && cert.raw) accepted = cert.raw;
     return error;
   };

@@ -14,6 +14,8 @@ import { once } from 'events';
 import type { Socket } from 'net';
 import { Pki, Cert, CertOptions, daysFromNow } from './helpers/pki';
 import { runWithSocket } from './helpers/harness';
+import { checkName, dnsNameMatches, formatIp, parseCertificate, parseIp } from '../src/policy';
+import { readFileSync } from 'fs';
 
 type Spec = Omit<CertOptions, 'issuer'> & { issuer?: string };
 
@@ -244,6 +246,10 @@ const ROWS: Row[] = [
   { what: 'leaf signed with RSA MD5', leaf: 'leafMd5Rsa', anchors: ['rootRsa'], expect: V('certificate signature algorithm is too weak (MD5 with RSA)'), why: 'RFC 6151: MD5 collisions (rogue CA, 2008)', differs: SECLEVEL0 },
   { what: 'leaf signed with RSA SHA-384', leaf: 'leafSha384Rsa', anchors: ['rootRsa'], expect: 'accept', why: 'CA/B BR 7.1.3.2' },
   { what: 'intermediate signed with SHA-1', leaf: 'leafUnderSha1', send: ['iSha1'], expect: V('CA certificate signature algorithm is too weak (SHA-1 with ECDSA): "SHA-1 Inter"'), why: 'CA/B BR 7.1.3.2: every signature of the path counts', differs: SECLEVEL0 },
+  { what: 'SHA-1-signed intermediate used as the trust anchor', leaf: 'leafUnderSha1', send: ['iSha1'], anchors: ['iSha1'], expect: 'accept', why: 'RFC 5280 6.1.1 (d), SPEC 3: the anchor itself is trusted, its own signature is not part of the path' },
+  { what: 'weak leaf key, TLS 1.2', leaf: 'leafRsa1024', maxVersion: 'TLSv1.2', expect: V('certificate key is too small (RSA 1024 bits, at least 2048 needed)'), why: 'CA/B BR 6.1.5: the same rules whatever the protocol version', differs: SECLEVEL0 },
+  { what: 'leaf signed with SHA-1, TLS 1.2', leaf: 'leafSha1Rsa', anchors: ['rootRsa'], maxVersion: 'TLSv1.2', expect: V('certificate signature algorithm is too weak (SHA-1 with RSA)'), why: 'CA/B BR 7.1.3.2', differs: SECLEVEL0 },
+  { what: 'partial wildcard, TLS 1.2', leaf: 'leafPartial', maxVersion: 'TLSv1.2', expect: mismatch('www.example.test', 'w*.example.test'), why: 'RFC 9525 6.3', differs: 'Node accepts a partial wildcard; the program refuses it' },
   { what: 'self-signed anchor whose own signature is SHA-1', leaf: 'leafUnderRootSha1', anchors: ['rootSha1'], expect: 'accept', why: 'RFC 5280 6.1.1 (d): an anchor is trusted as configured, its self-signature is never relied on' },
   // --- DNS names (RFC 9525 6.3, RFC 6125 6.4) ---
   { what: 'exact name', leaf: 'leafD1', expect: 'accept', why: 'RFC 6125 6.4.1' },
@@ -392,5 +398,51 @@ describe('corpus table', () => {
       assert.ok(row.why.length > 10, row.what);
       for (const n of [row.leaf, ...(row.send ?? []), ...(row.anchors ?? [])]) assert.ok(made.has(n), `${row.what}: ${n}`);
     }
+  });
+});
+
+// The matching and parsing pieces alone, on inputs no server above presents.
+describe('policy pieces', () => {
+  it('IP literals parse to octets; zone ids and malformed text never do', () => {
+    assert.deepEqual(parseIp('127.0.0.1'), Uint8Array.from([127, 0, 0, 1]));
+    assert.deepEqual(parseIp('::ffff:1.2.3.4'), Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4]));
+    assert.deepEqual(parseIp('1::'), Uint8Array.from([0, 1, ...new Array(14).fill(0)]));
+    for (const bad of ['1.2.3', '1.2.3.256', '01.2.3.4', '1:2:3:4:5:6:7:8:9', '1::2::3', 'fe80::1%eth0', '1:2:3:4:5:6:7::8:9', '::g', '1.2.3.4::']) {
+      assert.equal(parseIp(bad), undefined, bad);
+    }
+  });
+  it('addresses are shown in RFC 5952 form', () => {
+    assert.equal(formatIp(parseIp('0:0:0:0:0:0:0:1')!), '::1');
+    assert.equal(formatIp(parseIp('2001:db8:0:0:1:0:0:1')!), '2001:db8::1:0:0:1');
+    assert.equal(formatIp(parseIp('2001:DB8:0:1:1:1:1:1')!), '2001:db8:0:1:1:1:1:1');
+    assert.equal(formatIp(parseIp('::')!), '::');
+    assert.equal(formatIp(Uint8Array.from([10, 0, 0, 1])), '10.0.0.1');
+  });
+  it('DNS names: whole-label wildcards only, case-insensitive, no malformed presented names', () => {
+    const yes: [string, string][] = [['*.a.b', 'x.a.b'], ['WWW.EXAMPLE.TEST', 'www.example.test'], ['*.Example.Test', 'xn--caf-dma.example.test']];
+    const no: [string, string][] = [
+      ['*.a.b', 'a.b'], ['*.b', 'a.b'], ['a*.b.c', 'ab.b.c'], ['*a.b.c', 'ba.b.c'], ['*.', 'x'], ['*', 'x'], ['x.*.b.c', 'x.y.b.c'],
+      ['www.example.test.', 'www.example.test'], ['www..example.test', 'www..example.test'], ['*.*.b.c', 'x.y.b.c'],
+      ['xn--*.b.c', 'xn--caf-dma.b.c'], ['www.example.test\0.evil', 'www.example.test'], ['caf\u00e9.b.c', 'caf\u00e9.b.c'], ['', ''],
+    ];
+    for (const [p, h] of yes) assert.equal(dnsNameMatches(p, h), true, `${p} ~ ${h}`);
+    for (const [p, h] of no) assert.equal(dnsNameMatches(p, h), false, `${p} ~ ${h}`);
+  });
+  it('hostile DER never throws and never yields a name: every truncation and every flipped length byte', () => {
+    const der = Buffer.from(cert('leafD1').certPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    const whole = parseCertificate(der);
+    assert.deepEqual(whole?.dnsNames, ['www.example.test', 'alt.example.test']);
+    assert.equal(checkName({ kind: 'dns', name: 'www.example.test' }, der), undefined);
+    for (let n = 0; n < der.length; n += 7) {
+      const cut = der.subarray(0, n);
+      assert.doesNotThrow(() => parseCertificate(cut));
+      assert.notEqual(checkName({ kind: 'dns', name: 'www.example.test' }, cut), undefined, `truncated at ${n}`);
+    }
+    for (let k = 0; k < der.length; k++) {
+      const bent = Buffer.from(der);
+      bent[k] ^= 0x80;
+      assert.doesNotThrow(() => parseCertificate(bent), `byte ${k}`);
+    }
+    assert.equal(parseCertificate(readFileSync(pki.path('leafD1.key'))), undefined);
   });
 });
