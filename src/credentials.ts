@@ -7,7 +7,7 @@ import { join } from 'path';
 import { createPrivateKey, constants as cryptoConstants } from 'crypto';
 import { createSecureContext, DEFAULT_CIPHERS, SecureContext, SecureVersion } from 'tls';
 import { EXIT_CONFIG, EXIT_ENGINE, EXIT_SYSTEM, FatalError, describeSystemError, oneLine } from './errors';
-import { looksLikeCertificate } from './der';
+import { looksLikeCertificate, readChildren, readTlv } from './der';
 import type { TrustSource } from './config';
 
 /** No certificate, key or anchor bundle we accept is larger than this. */
@@ -32,8 +32,13 @@ const PEM_BLOCK = /-----BEGIN ((?:X509 |TRUSTED )?CERTIFICATE)-----([A-Za-z0-9+/
 const SERVER_AUTH_TRUST = Buffer.from('300c300a06082b06010505070301', 'hex');
 
 export interface Credentials {
-  /** trust anchors, as PEM */
+  /** trust anchors, as PEM (empty when `anchorDir` is set) */
   ca: string[];
+  /**
+   * A CADIR whose anchors OpenSSL looks up itself, by subject hash, when a
+   * chain needs them (see lazyAnchorDir): nothing is parsed up front.
+   */
+  anchorDir?: string;
   /** client certificate chain and key, as PEM, when -y */
   cert?: string;
   key?: string;
@@ -141,10 +146,104 @@ export function loadPrivateKey(path: string): string {
   throw new FatalError(EXIT_CONFIG, `unable to decode private key in ${path}`);
 }
 
+/*
+ * CADIR at the cost of a directory read. Handing every anchor of
+ * /etc/ssl/certs (~140) to Node as `ca` costs ~30 ms per run: OpenSSL parses
+ * each one into the context's store (~120 us apiece) on top of our own pass.
+ * OpenSSL can instead look anchors up lazily, by subject hash, in a hashed
+ * directory (what the C original does with CADIR): Node offers that only for
+ * its process-wide default store, and only under --use-openssl-ca, where the
+ * default store is OpenSSL's default paths, read from SSL_CERT_DIR and
+ * SSL_CERT_FILE when Node first builds it. So, when
+ *  - this process runs with --use-openssl-ca (bin/s6-tlsc-io's shebang),
+ *  - no NODE_EXTRA_CA_CERTS (they would join that store; the shebang drops it),
+ *  - no context was made before in this process (the store is made once),
+ *  - and every hashed file of CADIR is a PEM file holding one self-issued
+ *    certificate (a root: OpenSSL ends a chain there with no trust setting),
+ * the context gets that default store with SSL_CERT_DIR=CADIR and
+ * SSL_CERT_FILE=/dev/null: exactly CADIR's anchors, nothing else (Node's
+ * bundled roots are not loaded under --use-openssl-ca). Anything else (DER
+ * files, intermediates as anchors, which need the trust setting only the
+ * `ca` path can add, bundles, TRUSTED CERTIFICATEs, junk to report) takes the
+ * full path below. The check reads the files but parses no certificate.
+ */
+let contextMade = false;
+
+function defaultStoreIsOurs(): boolean {
+  return !contextMade && process.execArgv.includes('--use-openssl-ca') && process.env.NODE_EXTRA_CA_CERTS === undefined;
+}
+
+const PEM_CERT_ONLY = /^\s*-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]*?)-----END CERTIFICATE-----\s*$/;
+
+/** True when a PEM file holds exactly one certificate whose issuer is its subject. */
+function isSelfIssuedPem(data: Buffer): boolean {
+  const m = PEM_CERT_ONLY.exec(data.toString('latin1'));
+  if (!m) return false;
+  const der = Buffer.from(m[1], 'base64');
+  if (!looksLikeCertificate(der)) return false;
+  const outer = readTlv(der, 0);
+  const tbs = outer && readTlv(der, outer.start, outer.end);
+  const fields = tbs && readChildren(der, tbs.start, tbs.end);
+  if (!fields) return false;
+  // [0] version (optional), serialNumber, signature, issuer, validity, subject
+  const at = fields[0]?.tag === 0xa0 ? 1 : 0;
+  const issuer = fields[at + 2];
+  const subject = fields[at + 4];
+  if (!issuer || !subject || issuer.tag !== 0x30 || subject.tag !== 0x30) return false;
+  return der.subarray(issuer.start, issuer.end).equals(der.subarray(subject.start, subject.end));
+}
+
+/** CADIR itself when OpenSSL may look its anchors up lazily (see above), else undefined. */
+export function lazyAnchorDir(source: TrustSource): string | undefined {
+  if (source.kind !== 'dir' || !defaultStoreIsOurs()) return undefined;
+  let names: string[];
+  try {
+    names = readdirSync(source.path).filter((n) => HASHED_NAME.test(n));
+  } catch {
+    return undefined; // the full path reports it
+  }
+  if (names.length === 0) return undefined;
+  for (const name of names) {
+    let data: Buffer;
+    try {
+      data = readFileSync(join(source.path, name));
+    } catch {
+      return undefined;
+    }
+    if (data.length > MAX_FILE_BYTES || !isSelfIssuedPem(data)) return undefined;
+  }
+  return source.path;
+}
+
 export function loadCredentials(trust: TrustSource, clientCert?: { certFile: string; keyFile: string }): Credentials {
-  const ca = loadTrustAnchors(trust);
-  if (!clientCert) return { ca };
-  return { ca, cert: loadCertificateChain(clientCert.certFile), key: loadPrivateKey(clientCert.keyFile) };
+  const anchorDir = lazyAnchorDir(trust);
+  const ca = anchorDir === undefined ? loadTrustAnchors(trust) : [];
+  const creds: Credentials = anchorDir === undefined ? { ca } : { ca, anchorDir };
+  if (!clientCert) return creds;
+  return { ...creds, cert: loadCertificateChain(clientCert.certFile), key: loadPrivateKey(clientCert.keyFile) };
+}
+
+/*
+ * Node builds its process-wide default store the first time a context gets
+ * a `ca` too (only to compare against it); by default that parses its ~140
+ * bundled roots, ~16 ms. Under --use-openssl-ca it is OpenSSL's default paths
+ * instead, and pointing those at nothing while it is made keeps it empty and
+ * cheap. A context with `ca` never uses it: its own store holds only the
+ * anchors of CADIR or CAFILE. The variables are put back afterwards.
+ */
+function withDefaultPaths<T>(certDir: string, make: () => T): T {
+  const saved = { SSL_CERT_FILE: process.env.SSL_CERT_FILE, SSL_CERT_DIR: process.env.SSL_CERT_DIR };
+  process.env.SSL_CERT_FILE = '/dev/null';
+  process.env.SSL_CERT_DIR = certDir;
+  try {
+    return make();
+  } finally {
+    contextMade = true;
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
 }
 
 /*
@@ -162,15 +261,16 @@ export interface ProtocolRange {
 
 export function buildSecureContext(creds: Credentials, range: ProtocolRange = {}): SecureContext {
   try {
-    return createSecureContext({
-      ca: creds.ca,
+    return withDefaultPaths(creds.anchorDir ?? '/dev/null', () => createSecureContext({
+      // Without `ca`, Node uses its default store: here CADIR, looked up lazily.
+      ca: creds.anchorDir === undefined ? creds.ca : undefined,
       cert: creds.cert,
       key: creds.key,
       minVersion: range.minVersion ?? 'TLSv1',
       maxVersion: range.maxVersion ?? 'TLSv1.3',
       ciphers: CLIENT_CIPHERS,
       secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
-    });
+    }));
   } catch (err) {
     const message = oneLine(err instanceof Error ? err.message : String(err));
     if (creds.key !== undefined && /key|cert|x509|PEM/i.test(message)) {
