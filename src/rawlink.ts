@@ -8,6 +8,8 @@ import { Duplex, Readable, Writable } from 'stream';
 export class RawLink extends Duplex {
   /** set when fdr reached EOF, before the TLS engine is told */
   rawEof = false;
+  /** the read error that ended fdr, if it did not end with an EOF */
+  readError: Error | undefined;
   private readonly source: Readable;
   private readonly sink: Writable;
   private readonly endSink: (done: () => void) => void;
@@ -31,8 +33,16 @@ export class RawLink extends Duplex {
     });
     // Registered before the TLS engine's own listener, so this runs first.
     this.on('end', onRawEof);
-    source.on('error', (err) => this.destroy(err));
-    sink.on('error', (err) => this.destroy(err));
+    // A read error (a reset) must not drop what was read before it and still
+    // waits here or inside the TLS engine: the engine is given an EOF, so it
+    // delivers all of that, and the tunnel reports readError at that EOF.
+    source.on('error', (err) => {
+      if (this.readError || this.rawEof) return;
+      this.readError = err;
+      this.push(null);
+    });
+    // One socket both ways (-J): its errors are the source's, handled above.
+    if ((sink as unknown) !== source) sink.on('error', (err) => this.destroy(err));
   }
 
   override _read(): void {
@@ -40,10 +50,14 @@ export class RawLink extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    // The socket died of a read error: that error is reported at the EOF
+    // given to the engine; what the engine still writes goes nowhere.
+    if (this.sink.destroyed && this.readError) return callback();
     this.sink.write(chunk, callback);
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    if (this.sink.destroyed && this.readError) return callback();
     for (let i = 0; i < chunks.length - 1; i++) this.sink.write(chunks[i].chunk);
     this.sink.write(chunks[chunks.length - 1].chunk, callback);
   }

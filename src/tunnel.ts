@@ -56,16 +56,48 @@ export interface TunnelOptions extends SessionPolicy {
    * Error fails the handshake (exit 98) unless verification is off.
    */
   extraCheck?: (cert: DetailedPeerCertificate) => Error | undefined;
+  /**
+   * After the remote end, how long pending writes to the network may make no
+   * progress before they are given up (default DRAIN_IDLE_MS).
+   */
+  drainIdleMs?: number;
   /** Called with the TLS socket before the handshake starts (e.g. to log keys). */
   onSocket?: (socket: TLSSocket) => void;
   /** Called once the write side is shut down after a local EOF, everything before it flushed. */
   onWriteSideClosed?: () => void;
 }
 
+/** See TunnelOptions.drainIdleMs. */
+export const DRAIN_IDLE_MS = 5000;
+
 /** Node 20 has no public "EOF pushed" flag; readableEnded only says 'end' was emitted. */
 function readableHasEnded(stream: Readable): boolean {
   const state = (stream as unknown as { _readableState?: { ended?: boolean } })._readableState;
   return stream.readableEnded || !!state?.ended;
+}
+
+/**
+ * Node destroys a socket whose write fails, and with it the read side and
+ * whatever the kernel still holds for it. This hands write errors to
+ * `onError` instead and lets the stream go on (later writes fail the same
+ * way and are dropped), so the read side can be read to its end. It wraps
+ * net.Socket's internal _writeGeneric (Node 18 to 22); where that is absent,
+ * errors take Node's usual path (destroy), which the tunnel also handles.
+ */
+function divertWriteErrors(socket: Duplex, onError: (err: Error) => void): void {
+  type WriteGeneric = (writev: boolean, data: unknown, encoding: string, cb: (err?: Error | null) => void) => unknown;
+  const target = socket as unknown as { _writeGeneric?: WriteGeneric };
+  const original = target._writeGeneric;
+  if (typeof original !== 'function') return;
+  target._writeGeneric = function (this: unknown, writev, data, encoding, cb) {
+    return original.call(this, writev, data, encoding, (err?: Error | null) => {
+      if (err && (err as NodeJS.ErrnoException).syscall === 'write') {
+        onError(err);
+        return cb();
+      }
+      cb(err);
+    });
+  };
 }
 
 export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<ConnectionReport> {
@@ -80,7 +112,11 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
     let localEof = false;
     let writeSideClosed = false;
     let pendingWrites = 0;
+    /** bytes read from input and not yet handed to the network's kernel */
+    let pendingBytes = 0;
     let whenWritesDone: (() => void) | undefined;
+    /** a network failure after the handshake, reported once what was decrypted is delivered */
+    let failing: { code: number; message: string } | undefined;
     /** -J: fdr reached EOF while the TLS engine had not seen a close_notify */
     let truncated = false;
 
@@ -113,6 +149,20 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       allowHalfOpen: true,
     } as ConnectionOptions);
     options.onSocket?.(tls);
+    // A failed write to the network must not stop the read side: what the
+    // server sent before resetting the connection is still to be delivered.
+    const onWriteError = (err: Error): void => {
+      if (settled || failing) return;
+      if (!handshakeDone) return fail(EXIT_TLS, describeTlsError(err, 'handshake'));
+      if (remoteEnded) {
+        if (pendingBytes > 0) log('warning', `${pendingBytes} bytes from stdin not sent: the server closed the connection`);
+        pendingBytes = 0;
+        return;
+      }
+      failAfterDelivery(EXIT_SYSTEM, `unable to write to the network: ${describeSystemError(err)}`, true);
+    };
+    if (!link) divertWriteErrors(tls, onWriteError);
+    else if (network.kind === 'socket') divertWriteErrors(network.socket, onWriteError);
 
     const timer =
       options.handshakeTimeoutMs > 0
@@ -122,6 +172,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
     function settle(): void {
       settled = true;
       if (timer) clearTimeout(timer);
+      if (drainTimer) clearTimeout(drainTimer);
       clear?.input.pause();
       tls.destroy();
     }
@@ -129,6 +180,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
     function fail(code: number, message: string): void {
       if (settled) return;
       settle();
+      if (failureTimer) clearTimeout(failureTimer);
       reject(new FatalError(code, message));
     }
 
@@ -138,7 +190,10 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
     }
 
     tls.on('secureConnect', () => {
-      if (settled) return;
+      // Node emits it again when the server asks to renegotiate, even though
+      // the request is refused (SSL_OP_NO_RENEGOTIATION): one handshake, one
+      // notification, one pair of pumps.
+      if (settled || handshakeDone) return;
       if (timer) clearTimeout(timer);
       handshakeDone = true;
       // With verification off Node ignores checkServerIdentity's verdict;
@@ -158,42 +213,89 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
 
     tls.on('error', (err: Error) => {
       if (settled) return;
+      if (failing) return finishFailure();
       if (!handshakeDone) return fail(EXIT_TLS, describeTlsError(err, 'handshake'));
       if (remoteEnded) {
-        // The server is gone; what it sent has been delivered.
+        // The server is gone; what it sent has been delivered. What it did
+        // not take from us is lost, as SPEC 6 allows once it has closed: say so.
         log('debug', `after the remote end: ${describeTlsError(err, 'session')}`);
+        if (pendingBytes > 0) log('warning', `${pendingBytes} bytes from stdin not sent: the server closed the connection`);
+        pendingBytes = 0;
         return;
       }
       if (isSystemError(err)) {
         const direction = (err as NodeJS.ErrnoException).syscall === 'read' ? 'read from' : 'write to';
-        return fail(EXIT_SYSTEM, `unable to ${direction} the network: ${describeSystemError(err)}`);
+        return failAfterDelivery(EXIT_SYSTEM, `unable to ${direction} the network: ${describeSystemError(err)}`);
       }
-      fail(EXIT_TLS, describeTlsError(err, 'session'));
+      failAfterDelivery(EXIT_TLS, describeTlsError(err, 'session'));
     });
+
+    // A network failure in the session: the connection is over, but every
+    // byte decrypted before it (some may still sit in the TLS socket's
+    // buffer, held back by a slow output) reaches the output and the output
+    // is ended, then the program fails with the first cause. After a write
+    // error (the server reset the connection while we were sending), what the
+    // server sent before its reset may still wait in the kernel: the read
+    // side is read to its end first (at most DRAIN_IDLE_MS without data).
+    function failAfterDelivery(code: number, message: string, readSideOpen = false): void {
+      if (settled || failing) return;
+      failing = { code, message };
+      if (!clear) return fail(code, message);
+      clear.input.pause();
+      if (readSideOpen && !tls.destroyed && !readableHasEnded(tls)) {
+        log('debug', `${message}: reading what the server sent before`);
+        return armFailureTimer();
+      }
+      finishFailure();
+    }
+
+    let failureFinishing = false;
+    let failureTimer: NodeJS.Timeout | undefined;
+    function armFailureTimer(): void {
+      if (failureTimer) clearTimeout(failureTimer);
+      failureTimer = setTimeout(() => (tls.isPaused() ? armFailureTimer() : finishFailure()), options.drainIdleMs ?? DRAIN_IDLE_MS);
+      failureTimer.unref();
+    }
+
+    function finishFailure(): void {
+      if (settled || failureFinishing || !failing || !clear) return;
+      failureFinishing = true;
+      if (failureTimer) clearTimeout(failureTimer);
+      const { code, message } = failing;
+      const { output, endOutput = (done: () => void) => output.end(done) } = clear;
+      // read() hands each buffered chunk to the 'data' pump, even once destroyed.
+      while (tls.read() !== null);
+      endOutput(() => fail(code, message));
+    }
 
     tls.on('end', onRemoteEnd);
     tls.on('close', () => {
+      if (failing) return finishFailure();
       if (settled) return;
-      if (!handshakeDone) return fail(EXIT_TLS, 'connection closed by the server during the handshake');
+      if (!handshakeDone) return fail(EXIT_TLS, closedDuringHandshake());
       if (!remoteEnded) fail(EXIT_SYSTEM, 'the network connection closed unexpectedly');
     });
 
     function startPumps({ input, output, inputName = 'stdin', outputName = 'stdout' }: Cleartext): void {
       // network -> output
       tls.on('data', (chunk: Buffer) => {
+        if (failureTimer && !failureFinishing) armFailureTimer();
         if (!output.write(chunk)) tls.pause();
       });
       output.on('drain', () => tls.resume());
-      output.on('error', (err) => fail(EXIT_SYSTEM, `unable to write to ${outputName}: ${describeSystemError(err)}`));
+      output.on('error', (err) =>
+        failing ? fail(failing.code, failing.message) : fail(EXIT_SYSTEM, `unable to write to ${outputName}: ${describeSystemError(err)}`),
+      );
 
       // input -> network
       input.on('data', (chunk: Buffer) => {
-        if (remoteEnded) return;
+        if (remoteEnded || failing) return;
         pendingWrites++;
-        if (!tls.write(chunk, onWritten)) input.pause();
+        pendingBytes += chunk.length;
+        if (!tls.write(chunk, (err?: Error | null) => onWritten(chunk.length, err))) input.pause();
       });
       tls.on('drain', () => {
-        if (!remoteEnded) input.resume();
+        if (!remoteEnded && !failing) input.resume();
       });
       input.on('end', () => {
         localEof = true;
@@ -204,8 +306,10 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       input.resume();
     }
 
-    function onWritten(): void {
+    function onWritten(bytes: number, err?: Error | null): void {
       pendingWrites--;
+      if (!err) pendingBytes -= bytes;
+      if (whenWritesDone && pendingWrites > 0) return armDrainTimer();
       if (pendingWrites > 0) return;
       if (whenWritesDone) whenWritesDone();
       maybeCloseWriteSide();
@@ -228,9 +332,19 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       }
     }
 
+    // Over the JS link a reset reaches TLS as an EOF (see RawLink.readError).
+    function closedDuringHandshake(): string {
+      return link?.readError ? describeTlsError(link.readError, 'handshake') : 'connection closed by the server during the handshake';
+    }
+
     function onRemoteEnd(): void {
+      if (failing) return finishFailure();
       if (settled) return;
-      if (!handshakeDone) return fail(EXIT_TLS, 'connection closed by the server during the handshake');
+      if (handshakeDone && link?.readError) {
+        const direction = (link.readError as NodeJS.ErrnoException).syscall === 'write' ? 'write to' : 'read from';
+        return failAfterDelivery(EXIT_SYSTEM, `unable to ${direction} the network: ${describeSystemError(link.readError)}`);
+      }
+      if (!handshakeDone) return fail(EXIT_TLS, closedDuringHandshake());
       remoteEnded = true;
       const { input, output, endOutput = (done: () => void) => output.end(done) } = clear as Cleartext;
       input.pause();
@@ -246,9 +360,25 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
           settle();
           resolve(report as ConnectionReport);
         };
-        if (pendingWrites === 0) finish();
-        else whenWritesDone = finish;
+        if (pendingWrites === 0) return finish();
+        whenWritesDone = finish;
+        armDrainTimer();
       });
+    }
+
+    // After the remote end, local data already read goes out first, but a
+    // server that has ended its side may never read again: once the network
+    // has taken nothing for DRAIN_IDLE_MS, the rest is given up (the server
+    // has closed, so SPEC 6 allows it), with a warning saying how much.
+    let drainTimer: NodeJS.Timeout | undefined;
+    function armDrainTimer(): void {
+      if (drainTimer) clearTimeout(drainTimer);
+      drainTimer = setTimeout(() => {
+        if (settled) return;
+        log('warning', `${pendingBytes} bytes from stdin not sent: the server stopped reading after its end`);
+        whenWritesDone?.();
+      }, options.drainIdleMs ?? DRAIN_IDLE_MS);
+      drainTimer.unref();
     }
   });
 }
