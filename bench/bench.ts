@@ -18,8 +18,8 @@ const quick = process.argv.includes('--quick');
 const MiB = 1024 * 1024;
 
 const plan = quick
-  ? { shortRounds: 31, rssRounds: 3, bulkRounds: 1, bulkBytes: 256 * MiB, tunnels: 200, peerConcurrency: false }
-  : { shortRounds: 41, rssRounds: 7, bulkRounds: 3, bulkBytes: 256 * MiB, tunnels: 200, peerConcurrency: true };
+  ? { shortRounds: 31, rssRounds: 3, bulkRounds: 3, bulkBytes: 256 * MiB, tunnels: 200, peerConcurrency: false }
+  : { shortRounds: 61, rssRounds: 9, bulkRounds: 9, bulkBytes: 256 * MiB, tunnels: 200, peerConcurrency: true };
 
 const REQUEST = Buffer.from('GET / s6-tlsc-io\n'.slice(0, 16));
 

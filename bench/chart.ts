@@ -22,7 +22,7 @@ export function renderChart(bars: Bar[], title: string): string {
   const plotW = width - left - right;
   const finite = bars.map((b) => (Number.isFinite(b.value) ? Math.max(0, b.value) : 0));
   const max = Math.max(2, ...finite, ...bars.map((b) => b.goal)) * 1.05;
-  const x = (v: number): number => left + (Math.min(v, max) / max) * plotW;
+  const x = (v: number): number => Math.round((left + (Math.min(v, max) / max) * plotW) * 10) / 10;
   const height = top + bars.length * rowH + 34;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
