@@ -42,19 +42,37 @@ export interface RunningProgram {
 }
 
 export function startProgram(argv: readonly string[], env: NodeJS.ProcessEnv, rfd: number, wfd: number): RunningProgram {
+  const program = startProgramWith(argv, env, { [rfd]: 'pipe', [wfd]: 'pipe' });
+  const streams = program.child.stdio as unknown as (Readable & Writable)[];
+  const toProgram = streams[rfd];
+  const fromProgram = streams[wfd];
+  return {
+    ...program,
+    cleartext: {
+      input: fromProgram,
+      output: toProgram,
+      endOutput: (done) => toProgram.end(done),
+      inputName: `${argv[0]} (fd ${wfd})`,
+      outputName: `${argv[0]} (fd ${rfd})`,
+    },
+  };
+}
+
+/** Spawns prog with our stdio and the given descriptors; signals we get are passed on. */
+export function startProgramWith(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  descriptors: Record<number, 'pipe' | number>,
+): Omit<RunningProgram, 'cleartext'> {
   const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
-  for (let fd = 3; fd <= Math.max(rfd, wfd); fd++) stdio.push('ignore');
-  stdio[rfd] = 'pipe';
-  stdio[wfd] = 'pipe';
+  const top = Math.max(...Object.keys(descriptors).map(Number));
+  for (let fd = 3; fd <= top; fd++) stdio.push(descriptors[fd] ?? 'ignore');
   let child: ChildProcess;
   try {
     child = spawn(argv[0], argv.slice(1), { stdio, env });
   } catch (err) {
     throw new FatalError(EXIT_SYSTEM, `unable to spawn ${argv[0]}: ${describeSystemError(err)}`);
   }
-  const streams = child.stdio as unknown as (Readable & Writable)[];
-  const toProgram = streams[rfd];
-  const fromProgram = streams[wfd];
   const exited = new Promise<number>((resolve, reject) => {
     child.once('error', (err) => reject(new FatalError(EXIT_SYSTEM, `unable to spawn ${argv[0]}: ${describeSystemError(err)}`)));
     child.once('exit', (code, signal) => {
@@ -66,15 +84,5 @@ export function startProgram(argv: readonly string[], env: NodeJS.ProcessEnv, rf
     child.kill(sig);
   };
   for (const sig of FORWARDED) process.on(sig, forward);
-  return {
-    child,
-    exited,
-    cleartext: {
-      input: fromProgram,
-      output: toProgram,
-      endOutput: (done) => toProgram.end(done),
-      inputName: `${argv[0]} (fd ${wfd})`,
-      outputName: `${argv[0]} (fd ${rfd})`,
-    },
-  };
+  return { child, exited };
 }

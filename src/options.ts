@@ -94,3 +94,21 @@ export function parseUnsigned(text: string): number | undefined {
   const n = Number(text);
   return n <= 0xffffffff ? n : undefined;
 }
+
+/**
+ * The command line that means `flags` and `values` again, for options of
+ * `table` only: how a wrapper hands its options on to another program.
+ */
+export function optionArgv(table: OptionTable, flags: Record<string, boolean>, values: Record<string, string[]>): string[] {
+  const argv: string[] = [];
+  for (const [key, value] of Object.entries(flags)) {
+    const spec = table.flags.find((f) => f.key === key && f.value === value);
+    if (spec) argv.push(spec.long ? `--${spec.long}` : `-${spec.short}`);
+  }
+  for (const [key, list] of Object.entries(values)) {
+    const spec = table.args.find((a) => a.key === key);
+    if (!spec) continue;
+    for (const value of list) argv.push(...(spec.long ? [`--${spec.long}=${value}`] : [`-${spec.short}`, value]));
+  }
+  return argv;
+}

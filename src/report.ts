@@ -52,3 +52,20 @@ export function encodeNotification(report: ConnectionReport): Buffer {
   }
   return Buffer.from(text + '\0', 'utf8');
 }
+
+/** The report back from notification bytes (what a wrapper reads from -d). */
+export function decodeNotification(data: Buffer): ConnectionReport {
+  const fields = new Map<string, string>();
+  for (const entry of data.toString('utf8').split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) fields.set(entry.slice(0, eq), entry.slice(eq + 1));
+  }
+  return {
+    protocol: fields.get('SSL_PROTOCOL') ?? '',
+    cipher: fields.get('SSL_CIPHER') ?? '',
+    servername: fields.get('SSL_TLS_SNI_SERVERNAME'),
+    peerCertHash: fields.get('SSL_PEER_CERT_HASH'),
+    peerCertSubject: fields.get('SSL_PEER_CERT_SUBJECT'),
+    alpnProtocol: fields.get('SSL_ALPN_PROTOCOL'),
+  };
+}

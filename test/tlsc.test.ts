@@ -337,3 +337,36 @@ function runWithSocketAt(port: number, rfd: number, wfd: number, args: string[],
     });
   });
 }
+
+test('as root with TLS_UID/TLS_GID: the engine drops in a process of its own, prog keeps the caller\'s identity (s6-tlsc and s6-tlsclient)', async () => {
+  assert.equal(process.getuid?.(), 0, 'the test suite runs as root (CI does)');
+  const server = await startTlsServer({ leaf }, echo);
+  const env = { CAFILE: root.certPath, TLS_UID: '65534', TLS_GID: '65533' };
+  // prog: its own uid, and the engine's (its parent's other child) from /proc.
+  const prog = (tag: string): string[] => [
+    'sh', '-c',
+    `id -u > ${pki.dir}/${tag}.uid; for c in $(cat /proc/$PPID/task/*/children); do [ $c != $$ ] && grep -E '^(Uid|Gid):' /proc/$c/status; done > ${pki.dir}/${tag}.engine; env > ${pki.dir}/${tag}.env; echo hi >&7; exec 7>&-; cat <&6 > ${pki.dir}/${tag}.in`,
+  ];
+  try {
+    const viaTlsc = await runWithSocket(server.port, ['-k', 'server.test', ...prog('split')], { bin: TLSC, env });
+    assert.equal(viaTlsc.code, 0, viaTlsc.stderr);
+    const viaClient = await runPlain(TLSCLIENT, ['-k', 'server.test', '127.0.0.1', String(server.port), ...prog('splitclient')], env);
+    assert.equal(viaClient.code, 0, viaClient.stderr);
+    for (const tag of ['split', 'splitclient']) {
+      assert.equal(readFileSync(join(pki.dir, `${tag}.uid`), 'utf8'), '0\n');
+      const engine = readFileSync(join(pki.dir, `${tag}.engine`), 'utf8');
+      assert.match(engine, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m, tag);
+      assert.match(engine, /^Gid:\s+65533\s+65533\s+65533\s+65533$/m, tag);
+      assert.equal(readFileSync(join(pki.dir, `${tag}.in`), 'utf8'), 'hi\n');
+      assert.equal(envOf(tag).SSL_PEER_CERT_HASH, `SHA256:${certSha256(leaf)}`);
+      assert.equal(envOf(tag).TLS_UID, undefined);
+    }
+    assert.equal(envOf('splitclient').PROTO, 'TCP');
+    const refused = await runWithSocket(server.port, ['-k', 'server.test', 'touch', join(pki.dir, 'never')], { bin: TLSC, env: { ...env, CAFILE: stranger.certPath } });
+    assert.equal(refused.code, 98);
+    assert.match(refused.stderr, /^s6-tlsc-io: fatal: certificate verification failed/);
+    assert.equal(existsSync(join(pki.dir, 'never')), false);
+  } finally {
+    await server.close();
+  }
+});

@@ -2,12 +2,13 @@
 // runs with its rfd/wfd on the cleartext side of the tunnel.
 
 import { engineConfigFrom, sessionArgs, sessionFlags, unsignedOption } from '../config';
-import { parseOptions, OptionTable } from '../options';
+import { optionArgv, parseOptions, OptionTable } from '../options';
 import { UsageError } from '../errors';
 import { prepareEngine } from '../engine';
 import { isRoot } from '../privileges';
 import { networkFromFds } from '../network';
 import { runWithProgram } from '../tlsc';
+import { runWithEngineProcess } from '../engine-process';
 import { messenger, runProgram } from '../program';
 
 const PROG = 's6-tlsc';
@@ -30,10 +31,15 @@ async function main(): Promise<number> {
   const wfd = unsignedOption(values, 'wfd', 'wfd', 7);
   if (rfd < 3 || wfd < 3 || rfd === wfd) throw new UsageError('rfd and wfd must be 3 or more, and different', true);
   const config = engineConfigFrom(flags, values, process.env, isRoot());
+  const launch = { argv: operands, rfd, wfd, keepTlsConfig: flags.keepTlsConfig ?? false };
+  // Root dropping privileges: the engine drops in a process of its own, and
+  // prog keeps the caller's identity, as with the C original.
+  if (config.drop && (config.drop.uid || config.drop.gid)) {
+    return runWithEngineProcess({ rfd, wfd }, optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values), launch);
+  }
   const say = messenger(PROG, config.verbosity);
   const engine = prepareEngine(config, say);
-  const network = networkFromFds(rfd, wfd);
-  return runWithProgram(network, engine, { argv: operands, rfd, wfd, keepTlsConfig: flags.keepTlsConfig ?? false }, say);
+  return runWithProgram(networkFromFds(rfd, wfd), engine, launch, say);
 }
 
 runProgram(PROG, USAGE, main);

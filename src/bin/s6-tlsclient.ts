@@ -2,13 +2,15 @@
 // without prog, the terminal (stdin/stdout) through the tunnel.
 
 import { engineConfigFrom, parseServerName, sessionArgs, sessionFlags, unsignedOption } from '../config';
-import { parseOptions, parseUnsigned, OptionTable } from '../options';
+import { optionArgv, parseOptions, parseUnsigned, OptionTable } from '../options';
 import { UsageError } from '../errors';
 import { prepareEngine } from '../engine';
 import { isRoot } from '../privileges';
 import { connectTcp } from '../connect';
+import type { Socket } from 'net';
 import { runTunnel } from '../tunnel';
 import { runWithProgram, stdioCleartext } from '../tlsc';
+import { runWithEngineProcess } from '../engine-process';
 import { messenger, runProgram } from '../program';
 
 const PROG = 's6-tlsclient';
@@ -40,23 +42,35 @@ async function main(): Promise<number> {
   // The host names the server unless -k overrides it or -H disables it.
   if (!config.servername && !flags.noServername) config.servername = parseServerName(host);
   if (flags.noServername && !values.servername) config.servername = undefined;
+  const family = flags.ipv6 === undefined ? 0 : flags.ipv6 ? 6 : 4;
+  const connect = () => connectTcp(host, port, { family, timeoutMs, noDelay: flags.noDelay ?? true });
+  // Root dropping privileges with a program to run: the engine drops in a
+  // process of its own, prog keeps the caller's identity (as in C).
+  if (prog.length > 0 && config.drop && (config.drop.uid || config.drop.gid)) {
+    const socket = await connect();
+    const engineOptions = optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values);
+    if (config.servername && !values.servername) engineOptions.push(`--servername=${host}`);
+    return runWithEngineProcess({ socket }, engineOptions, { argv: prog, rfd: 6, wfd: 7, keepTlsConfig: flags.keepTlsConfig ?? false, extraEnv: tcpEnvironment(socket) });
+  }
   const say = messenger(PROG, config.verbosity);
   const engine = prepareEngine(config, say);
-  const family = flags.ipv6 === undefined ? 0 : flags.ipv6 ? 6 : 4;
-  const socket = await connectTcp(host, port, { family, timeoutMs, noDelay: flags.noDelay ?? true });
+  const socket = await connect();
   const network = { kind: 'socket' as const, socket };
   if (prog.length === 0) {
     await runTunnel({ network, cleartext: stdioCleartext() }, engine);
     return 0;
   }
-  const extraEnv = {
+  return runWithProgram(network, engine, { argv: prog, rfd: 6, wfd: 7, keepTlsConfig: flags.keepTlsConfig ?? false, extraEnv: tcpEnvironment(socket) }, say);
+}
+
+function tcpEnvironment(socket: Socket): Record<string, string> {
+  return {
     PROTO: 'TCP',
     TCPREMOTEIP: socket.remoteAddress ?? '',
     TCPREMOTEPORT: String(socket.remotePort ?? ''),
     TCPLOCALIP: socket.localAddress ?? '',
     TCPLOCALPORT: String(socket.localPort ?? ''),
   };
-  return runWithProgram(network, engine, { argv: prog, rfd: 6, wfd: 7, keepTlsConfig: flags.keepTlsConfig ?? false, extraEnv }, say);
 }
 
 runProgram(PROG, USAGE, main);
