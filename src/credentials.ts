@@ -215,8 +215,17 @@ export function lazyAnchorDir(source: TrustSource): string | undefined {
   return source.path;
 }
 
-export function loadCredentials(trust: TrustSource, clientCert?: { certFile: string; keyFile: string }): Credentials {
-  const anchorDir = lazyAnchorDir(trust);
+/**
+ * `lazyAnchors: false` reads every anchor now: needed when privileges are
+ * dropped next, since lazy lookups would read CADIR after the drop (SPEC
+ * section 3 wants every file read before it, and CADIR may be root's only).
+ */
+export function loadCredentials(
+  trust: TrustSource,
+  clientCert?: { certFile: string; keyFile: string },
+  { lazyAnchors = true }: { lazyAnchors?: boolean } = {},
+): Credentials {
+  const anchorDir = lazyAnchors ? lazyAnchorDir(trust) : undefined;
   const ca = anchorDir === undefined ? loadTrustAnchors(trust) : [];
   const creds: Credentials = anchorDir === undefined ? { ca } : { ca, anchorDir };
   if (!clientCert) return creds;

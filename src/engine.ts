@@ -11,7 +11,8 @@ import type { TunnelOptions } from './tunnel';
 import type { Messenger } from './program';
 
 export function prepareEngine(config: EngineConfig, say: Messenger): TunnelOptions {
-  const secureContext = buildSecureContext(loadCredentials(config.trust, config.clientCert), config);
+  const dropping = !!config.drop && (config.drop.uid !== 0 || config.drop.gid !== 0);
+  const secureContext = buildSecureContext(loadCredentials(config.trust, config.clientCert, { lazyAnchors: !dropping }), config);
   const onSocket = config.keyLogFile ? openKeyLog(config.keyLogFile) : undefined;
   dropPrivileges(config.drop);
   if (!config.servername) say.warn('no servername given: SNI not used and the server name is not verified');

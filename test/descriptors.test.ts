@@ -28,7 +28,7 @@ after(() => pki.remove());
 for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
   test(`fdr and fdw as two different sockets (socketpair halves) on ${version}`, async () => {
     const started = Date.now();
-    const child = spawn(process.execPath, [BIN, ...K, '6', '7'], {
+    const child = spawn(BIN, [...K, '6', '7'], {
       stdio: ['pipe', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', 'pipe', 'pipe'],
       env: cleanEnv({ CAFILE: root.certPath }),
     });
@@ -75,7 +75,7 @@ test('stdin and stdout as real pipes, under a shell pipeline', async () => {
   writeFileSync(input, payload);
   try {
     // The shell's pipes are FIFOs; the socket comes in at 6 and 7 from the harness.
-    const r = await runWithStdioShell(server.port, `cat ${input} | "${process.execPath}" ${BIN} ${K.join(' ')} 6 7 | cat > ${output}`);
+    const r = await runWithStdioShell(server.port, `cat ${input} | ${BIN} ${K.join(' ')} 6 7 | cat > ${output}`);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(sha256(readFileSync(output)), sha256(payload));
   } finally {
@@ -120,6 +120,16 @@ test('as root with TLS_UID/TLS_GID: files read first, then the process runs as t
     assert.match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
     assert.match(status, /^Gid:\s+65533\s+65533\s+65533\s+65533$/m);
     assert.match(status, /^Groups:\s+65533\s*$/m);
+    // A root-only CADIR of PEM roots (the kind OpenSSL could read lazily):
+    // every anchor must be read before the drop, or verification would fail after it.
+    const rootOnlyDir = pki.caDir('root-only-cadir', [root]);
+    chmodSync(rootOnlyDir, 0o700);
+    const dir = await runWithSocket(server.port, [...K, '6', '7'], {
+      env: { CADIR: rootOnlyDir, TLS_UID: '65534', TLS_GID: '65533' },
+      stdin: 'cadir read before the drop',
+    });
+    assert.equal(dir.code, 0, dir.stderr);
+    assert.equal(dir.stdout.toString(), 'cadir read before the drop');
   } finally {
     await server.close();
   }
@@ -132,7 +142,7 @@ function runWithSocketStdio(port: number, inFd: number, outFd: number) {
     socket.once('error', reject);
     socket.once('connect', () => {
       const started = Date.now();
-      const child = spawn(process.execPath, [BIN, ...K, '6', '7'], {
+      const child = spawn(BIN, [...K, '6', '7'], {
         stdio: [inFd, outFd, 'pipe', 'ignore', 'ignore', 'ignore', socket, socket],
         env: cleanEnv({ CAFILE: root.certPath }),
       });
@@ -161,7 +171,7 @@ function runWithStdioShell(port: number, pipeline: string) {
 function runTcpclient(port: number, input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const tcpclient = ['/usr/bin/tcpclient', '/usr/local/bin/tcpclient'].find((p) => existsSync(p)) ?? 'tcpclient';
   return new Promise((resolve) => {
-    const child = spawn(tcpclient, ['-RHl0', '127.0.0.1', String(port), process.execPath, BIN, ...K, '6', '7'], {
+    const child = spawn(tcpclient, ['-RHl0', '127.0.0.1', String(port), BIN, ...K, '6', '7'], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: cleanEnv({ CAFILE: root.certPath }),
     });
