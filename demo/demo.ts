@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => socket.once('connect', resolve));
   const args = ['-d', '3', '-k', 'demo.localhost', '6', '7'];
   console.log(`$ CAFILE=${ca.certPath} s6-tlsc-io ${args.join(' ')}   (socket at fds 6 and 7)`);
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(BIN, args, {
     stdio: ['pipe', 'pipe', 'inherit', 'pipe', 'ignore', 'ignore', socket, socket],
     env: { PATH: process.env.PATH, CAFILE: ca.certPath },
   });

@@ -10,7 +10,7 @@ import { REPO } from './helpers/harness';
 
 for (const prog of ['s6-tlsc-io', 's6-tlsc', 's6-tlsclient']) {
   test(`${prog}: the usage line it prints is the one its manual page and the README show`, () => {
-    const r = spawnSync(process.execPath, [join(REPO, 'bin', prog)], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    const r = spawnSync(join(REPO, 'bin', prog), [], { encoding: 'utf8', env: { PATH: process.env.PATH } });
     assert.equal(r.status, 100);
     const m = new RegExp(`^${prog}: usage: (.+)\\n$`).exec(r.stderr);
     assert.ok(m, r.stderr);

@@ -169,7 +169,7 @@ test('s6-tlsclient without prog: an interactive session through pipes; -H sends 
     echo(s);
   });
   try {
-    const child = spawn(process.execPath, [TLSCLIENT, '-4', '-t', '2000', '127.0.0.1', String(server.port)], {
+    const child = spawn(TLSCLIENT, ['-4', '-t', '2000', '127.0.0.1', String(server.port)], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: cleanEnv({ CAFILE: root.certPath }),
     });
@@ -308,7 +308,7 @@ test('library: the README example runs against a local server and returns the ou
 
 function runPlain(bin: string, args: string[], env: Record<string, string>, stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv(env) });
+    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv(env) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
@@ -328,7 +328,7 @@ function runWithSocketAt(port: number, rfd: number, wfd: number, args: string[],
       for (let fd = 3; fd <= Math.max(rfd, wfd); fd++) stdio.push('ignore');
       stdio[rfd] = socket;
       stdio[wfd] = socket;
-      const child = spawn(process.execPath, [TLSC, ...args], { stdio, env: cleanEnv(env) });
+      const child = spawn(TLSC, args, { stdio, env: cleanEnv(env) });
       socket.destroy();
       let stderr = '';
       child.stderr!.on('data', (c) => (stderr += c));

@@ -9,6 +9,7 @@ import { createHash } from 'crypto';
 import type { Readable } from 'stream';
 
 export const REPO = join(__dirname, '..', '..', '..');
+// Run as users run it: the executable itself, with its shebang's flags.
 export const BIN = join(REPO, 'bin', 's6-tlsc-io');
 
 export interface RunResult {
@@ -62,7 +63,7 @@ function collect(stream: Readable | null | undefined): Promise<Buffer> {
 /** Spawns the program with `stdio` and waits for it, feeding stdin. */
 export function runWithStdio(args: string[], stdio: StdioOptions, opts: RunOptions): Promise<RunResult> {
   const started = Date.now();
-  const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], { stdio, env: cleanEnv(opts.env ?? {}), ...opts.spawn });
+  const child = spawn(opts.bin ?? BIN, args, { stdio, env: cleanEnv(opts.env ?? {}), ...opts.spawn });
   return waitFor(child, started, opts);
 }
 
@@ -110,7 +111,7 @@ export function runWithSocket(port: number, args: string[], opts: RunOptions = {
       const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', socket, socket];
       if (opts.notificationFd !== undefined) stdio[opts.notificationFd] = 'pipe';
       const started = Date.now();
-      const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], { stdio, env: cleanEnv(opts.env ?? {}), ...opts.spawn });
+      const child = spawn(opts.bin ?? BIN, args, { stdio, env: cleanEnv(opts.env ?? {}), ...opts.spawn });
       socket.destroy();
       waitFor(child, started, opts).then(resolve, reject);
     });
