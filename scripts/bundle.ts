@@ -9,7 +9,7 @@ import { buildSync } from 'esbuild';
 import { join } from 'path';
 
 const root = join(__dirname, '..', '..');
-const programs = ['s6-tlsc-io'];
+const programs = ['s6-tlsc-io', 's6-tlsc', 's6-tlsclient'];
 
 for (const name of programs) {
   buildSync({

@@ -4,16 +4,25 @@
 // the handshake. This process never reads a byte from the network.
 
 import { execFileSync, spawn, StdioOptions } from 'child_process';
-import { closeSync, mkdtempSync, openSync, rmSync } from 'fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
-import { join } from 'path';
+import { dirname, join } from 'path';
+import { EXIT_SYSTEM, FatalError } from './errors';
 import type { Socket } from 'net';
 import type { Readable, Writable } from 'stream';
 import { programEnvironment, startProgramWith } from './child';
 import { decodeNotification } from './report';
 import type { ProgramLaunch } from './tlsc';
 
-const TLSC_IO = join(__dirname, 'bin', 's6-tlsc-io.js');
+/** bin/s6-tlsc-io of this package, run as users run it (its shebang's flags). */
+function tlscIoExecutable(): string {
+  // From dist/src or dist/src/bin (bundled) up to the package root.
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    const candidate = join(dir, 'bin', 's6-tlsc-io');
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new FatalError(EXIT_SYSTEM, 'unable to find the s6-tlsc-io executable');
+}
 
 /**
  * A pipe as two blocking descriptors, neither wrapped in a Node stream: the
@@ -56,7 +65,7 @@ export async function runWithEngineProcess(network: EngineNetwork, engineOptions
   stdio[fdr] = 'socket' in network ? network.socket : fdr;
   stdio[fdw] = 'socket' in network ? network.socket : fdw;
   stdio[notif] = 'pipe';
-  const engine = spawn(process.execPath, [TLSC_IO, ...engineOptions, '-d', String(notif), '--', String(fdr), String(fdw)], { stdio });
+  const engine = spawn(tlscIoExecutable(), [...engineOptions, '-d', String(notif), '--', String(fdr), String(fdw)], { stdio });
   if ('socket' in network) network.socket.destroy();
   closeSync(toEngine.read);
   closeSync(fromEngine.write);
