@@ -33,6 +33,12 @@ export const sessionArgs: OptionTable['args'] = [
   { long: 'max-protocol', key: 'maxProtocol' },
 ];
 
+/** -Z/-z of the programs that start a prog (s6-tlsc, s6-tlsclient). */
+export const programFlags: OptionTable['flags'] = [
+  { short: 'Z', long: 'keep-tls-environment', key: 'keepTlsConfig', value: true },
+  { short: 'z', long: 'clean-tls-environment', key: 'keepTlsConfig', value: false },
+];
+
 export const tlscIoOptionTable: OptionTable = {
   flags: sessionFlags,
   args: [...sessionArgs, { short: 'd', long: 'notification-fd', key: 'notif' }],

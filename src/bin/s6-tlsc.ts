@@ -1,7 +1,7 @@
 // s6-tlsc: the network on rfd/wfd (default 6/7); after the handshake, prog
 // runs with its rfd/wfd on the cleartext side of the tunnel.
 
-import { engineConfigFrom, sessionArgs, sessionFlags, unsignedOption } from '../config';
+import { engineConfigFrom, programFlags, sessionArgs, sessionFlags, unsignedOption } from '../config';
 import { optionArgv, parseOptions, OptionTable } from '../options';
 import { UsageError } from '../errors';
 import { prepareEngine } from '../engine';
@@ -18,8 +18,7 @@ const USAGE =
 const table: OptionTable = {
   flags: [
     ...sessionFlags,
-    { short: 'Z', long: 'keep-tls-environment', key: 'keepTlsConfig', value: true },
-    { short: 'z', long: 'clean-tls-environment', key: 'keepTlsConfig', value: false },
+    ...programFlags,
   ],
   args: [...sessionArgs, { short: '6', key: 'rfd' }, { short: '7', key: 'wfd' }],
 };

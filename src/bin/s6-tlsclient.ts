@@ -1,7 +1,7 @@
 // s6-tlsclient: connect to host port, then s6-tlsc over that connection, or,
 // without prog, the terminal (stdin/stdout) through the tunnel.
 
-import { engineConfigFrom, parseServerName, sessionArgs, sessionFlags, unsignedOption } from '../config';
+import { engineConfigFrom, programFlags, parseServerName, sessionArgs, sessionFlags, unsignedOption } from '../config';
 import { optionArgv, parseOptions, parseUnsigned, OptionTable } from '../options';
 import { UsageError } from '../errors';
 import { prepareEngine } from '../engine';
@@ -20,8 +20,7 @@ const USAGE =
 const table: OptionTable = {
   flags: [
     ...sessionFlags,
-    { short: 'Z', long: 'keep-tls-environment', key: 'keepTlsConfig', value: true },
-    { short: 'z', long: 'clean-tls-environment', key: 'keepTlsConfig', value: false },
+    ...programFlags,
     { short: '4', key: 'ipv6', value: false },
     { short: '6', key: 'ipv6', value: true },
     { short: 'd', key: 'noDelay', value: true },
