@@ -303,6 +303,13 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
         maybeCloseWriteSide();
       });
       input.on('error', (err) => fail(EXIT_SYSTEM, `unable to read from ${inputName}: ${describeSystemError(err)}`));
+      // An input made before the handshake may have met its EOF already (an
+      // empty stdin): libuv streams emit 'end' then, with nobody listening.
+      if (input.readableEnded) {
+        localEof = true;
+        log('debug', `EOF on ${inputName}`);
+        maybeCloseWriteSide();
+      }
       input.resume();
     }
 
@@ -322,14 +329,21 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       if (!localEof || pendingWrites > 0 || writeSideClosed || remoteEnded || settled) return;
       writeSideClosed = true;
       const closed = (): void => options.onWriteSideClosed?.();
-      if (tls.getProtocol() === 'TLSv1.3' || options.closeNotify) {
-        log('debug', 'sending close_notify and shutting down the write side');
-        tls.end(closed);
-      } else {
-        log('debug', 'shutting down the write side without close_notify');
-        if (link) link.endRaw(closed);
-        else if (network.kind === 'socket') network.socket.end(closed);
-      }
+      // An empty write first: its callback comes once the TLS engine's
+      // pending output (the client's last handshake flight, when stdin ends
+      // at once) has gone to the network; a shutdown before that cuts it,
+      // and the server sees an EOF during its handshake.
+      tls.write(Buffer.alloc(0), () => {
+        if (settled || remoteEnded) return;
+        if (tls.getProtocol() === 'TLSv1.3' || options.closeNotify) {
+          log('debug', 'sending close_notify and shutting down the write side');
+          tls.end(closed);
+        } else {
+          log('debug', 'shutting down the write side without close_notify');
+          if (link) link.endRaw(closed);
+          else if (network.kind === 'socket') network.socket.end(closed);
+        }
+      });
     }
 
     // Over the JS link a reset reaches TLS as an EOF (see RawLink.readError).
