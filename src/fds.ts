@@ -3,7 +3,7 @@
 // files and devices fs streams. (process.stdout is synchronous on pipes,
 // which would stall the whole tunnel behind a slow reader.)
 
-import { fstatSync, closeSync, createReadStream, createWriteStream, Stats } from 'fs';
+import { fstatSync, closeSync, createReadStream, createWriteStream, readdirSync, readFileSync, Stats } from 'fs';
 import { Socket } from 'net';
 import { isatty, ReadStream as TtyReadStream, WriteStream as TtyWriteStream } from 'tty';
 import type { Readable, Writable } from 'stream';
@@ -28,8 +28,42 @@ export function inspectFd(fd: number, role: string): FdInfo {
   if (stats.isSocket()) kind = 'socket';
   else if (stats.isFIFO()) kind = 'pipe';
   else if (isatty(fd)) kind = 'tty';
-  else kind = 'file';
+  else if (stats.isFile() || stats.isCharacterDevice() || stats.isBlockDevice()) kind = 'file';
+  // No file type: an anonymous inode (epoll, eventfd) that Node opened for
+  // itself where the caller left the descriptor closed.
+  else throw new FatalError(EXIT_SYSTEM, `unable to use ${role} (fd ${fd}): not a socket, pipe, terminal or file`);
   return { fd, kind, stats };
+}
+
+/**
+ * True when this process also holds the other end of the pipe `info` is:
+ * then it is no network but a loop back to ourselves. That is what fdr or fdw
+ * is when the caller left it closed and Node put one of its own internal
+ * pipes there (writing into those aborts Node). Linux's /proc tells which
+ * end each descriptor is; elsewhere the check finds nothing.
+ */
+export function pipeLoopsBack(info: FdInfo): boolean {
+  if (info.kind !== 'pipe') return false;
+  const accessMode = (fd: number | string): number => {
+    const m = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'));
+    return m ? parseInt(m[1], 8) & 3 : -1;
+  };
+  try {
+    const mine = accessMode(info.fd);
+    for (const name of readdirSync('/proc/self/fd')) {
+      if (Number(name) === info.fd) continue;
+      let other: Stats;
+      try {
+        other = fstatSync(Number(name));
+      } catch {
+        continue; // the directory's own descriptor, already closed
+      }
+      if (other.isFIFO() && other.dev === info.stats.dev && other.ino === info.stats.ino && accessMode(name) !== mine) return true;
+    }
+  } catch {
+    // no /proc: nothing to tell
+  }
+  return false;
 }
 
 /** One socket reached through two descriptors (tcpclient's 6 and 7) counts as one. */

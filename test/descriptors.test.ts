@@ -183,3 +183,27 @@ function runTcpclient(port: number, input: string): Promise<{ code: number | nul
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+test("fdr or fdw left closed: Node's own internal descriptors take those numbers, and the program says so (111) instead of aborting", async () => {
+  const server = await startTlsServer({ leaf }, echo);
+  try {
+    for (const layout of ['socket at 6 only', 'neither 6 nor 7'] as const) {
+      const r = await new Promise<Awaited<ReturnType<typeof waitFor>>>((resolve, reject) => {
+        const socket = require('net').connect({ port: server.port, host: '127.0.0.1' });
+        socket.once('error', reject);
+        socket.once('connect', () => {
+          const stdio: ('pipe' | 'ignore' | typeof socket)[] = ['pipe', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore'];
+          if (layout === 'socket at 6 only') stdio.push(socket);
+          const child = spawn(BIN, [...K, '6', '7'], { stdio, env: cleanEnv({ CAFILE: root.certPath }) });
+          socket.destroy();
+          waitFor(child, Date.now(), { stdin: 'x', timeoutMs: 10000 }).then(resolve, reject);
+        });
+      });
+      assert.equal(r.signal, null, layout);
+      assert.equal(r.code, 111, `${layout}: ${r.stderr}`);
+      assert.match(r.stderr, /^s6-tlsc-io: fatal: unable to use fd[rw] \(fd [67]\): (a pipe whose other end is this process's own, not a network connection|not a socket, pipe, terminal or file|Bad file descriptor)\n$/, layout);
+    }
+  } finally {
+    await server.close();
+  }
+});
