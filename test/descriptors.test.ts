@@ -9,20 +9,15 @@ import { Duplex, Readable, Writable } from 'stream';
 import { TLSSocket, createSecureContext } from 'tls';
 import { openSync, closeSync, readFileSync, writeFileSync, chmodSync, existsSync } from 'fs';
 import { randomBytes } from 'crypto';
-import { Pki, Cert } from './helpers/pki';
-import { BIN, cleanEnv, runWithSocket, sha256, waitFor } from './helpers/harness';
+import { Pki, Cert, serverPki, K } from './helpers/pki';
+import { BIN, cleanEnv, runCommand, runWithSocket, sha256, waitFor } from './helpers/harness';
 import { startTlsServer, echo } from './helpers/servers';
 
 let pki: Pki;
 let root: Cert;
 let leaf: Cert;
-const K = ['-k', 'server.test'];
 
-before(() => {
-  pki = new Pki();
-  root = pki.cert('root', { ca: true });
-  leaf = pki.cert('leaf', { issuer: root, dns: ['server.test'] });
-});
+before(() => ({ pki, root, leaf } = serverPki()));
 after(() => pki.remove());
 
 for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
@@ -170,18 +165,7 @@ function runWithStdioShell(port: number, pipeline: string) {
 
 function runTcpclient(port: number, input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const tcpclient = ['/usr/bin/tcpclient', '/usr/local/bin/tcpclient'].find((p) => existsSync(p)) ?? 'tcpclient';
-  return new Promise((resolve) => {
-    const child = spawn(tcpclient, ['-RHl0', '127.0.0.1', String(port), BIN, ...K, '6', '7'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: cleanEnv({ CAFILE: root.certPath }),
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.stdin.end(input);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCommand(tcpclient, ['-RHl0', '127.0.0.1', String(port), BIN, ...K, '6', '7'], { CAFILE: root.certPath }, input);
 }
 
 test("fdr or fdw left closed: Node's own internal descriptors take those numbers, and the program says so (111) instead of aborting", async () => {

@@ -14,7 +14,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import type { TLSSocket } from 'tls';
-import { Pki, Cert } from './helpers/pki';
+import { Pki, Cert, serverPki, K } from './helpers/pki';
 import { BIN, cleanEnv, runWithSocket, sha256, waitFor, RunResult, RunOptions } from './helpers/harness';
 import { startTlsServer } from './helpers/servers';
 import { expectEnd, rssKiB } from './helpers/hostile';
@@ -23,12 +23,9 @@ let pki: Pki;
 let root: Cert;
 let leaf: Cert;
 let dir: string;
-const K = ['-k', 'server.test'];
 
 before(() => {
-  pki = new Pki();
-  root = pki.cert('root', { ca: true });
-  leaf = pki.cert('leaf', { issuer: root, dns: ['server.test'] });
+  ({ pki, root, leaf } = serverPki());
   dir = mkdtempSync(join(tmpdir(), 's6-tlsc-io-faults-'));
 });
 after(() => {

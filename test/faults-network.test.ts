@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'crypto';
 import type { TLSSocket } from 'tls';
 import type { ChildProcess } from 'child_process';
-import { Pki, Cert } from './helpers/pki';
+import { Pki, Cert, serverPki, K } from './helpers/pki';
 import { runWithSocket, sha256, RunResult, RunOptions } from './helpers/harness';
 import { startHostileServer, HostileOptions, HostileConnection, TlsRecord, RecordAction, plainAlert, RT_ALERT, expectEnd, rssKiB, sleep } from './helpers/hostile';
 import { startRawServer, startOpensslServer } from './helpers/servers';
@@ -18,13 +18,8 @@ import { startRawServer, startOpensslServer } from './helpers/servers';
 let pki: Pki;
 let root: Cert;
 let leaf: Cert;
-const K = ['-k', 'server.test'];
 
-before(() => {
-  pki = new Pki();
-  root = pki.cert('root', { ca: true });
-  leaf = pki.cert('leaf', { issuer: root, dns: ['server.test'] });
-});
+before(() => ({ pki, root, leaf } = serverPki()));
 after(() => pki.remove());
 
 /** Runs the program against a hostile server; returns the result and the server's connection. */

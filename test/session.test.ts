@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'crypto';
-import { Pki, Cert } from './helpers/pki';
+import { Pki, Cert, serverPki, K } from './helpers/pki';
 import { runWithSocket, sha256 } from './helpers/harness';
 import { startTlsServer, startObserver, startRawServer } from './helpers/servers';
 import type { TLSSocket } from 'tls';
@@ -11,13 +11,8 @@ import type { TLSSocket } from 'tls';
 let pki: Pki;
 let root: Cert;
 let leaf: Cert;
-const K = ['-k', 'server.test'];
 
-before(() => {
-  pki = new Pki();
-  root = pki.cert('root', { ca: true });
-  leaf = pki.cert('leaf', { issuer: root, dns: ['server.test'] });
-});
+before(() => ({ pki, root, leaf } = serverPki()));
 after(() => pki.remove());
 
 // Local EOF: what the server observes (clean = close_notify before TCP EOF),

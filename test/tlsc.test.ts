@@ -9,7 +9,7 @@ import { join } from 'path';
 import { spawn } from 'child_process';
 import type { TLSSocket } from 'tls';
 import { Pki, Cert, certSha256 } from './helpers/pki';
-import { REPO, cleanEnv, runWithSocket, parseNotification } from './helpers/harness';
+import { REPO, cleanEnv, runCommand, runWithSocket, parseNotification } from './helpers/harness';
 import { startTlsServer, echo } from './helpers/servers';
 
 const TLSC = join(REPO, 'bin', 's6-tlsc');
@@ -131,7 +131,7 @@ test('s6-tlsc: signals are passed to prog; a prog killed by a signal gives 128+s
 
 test('s6-tlsc usage: no prog, bad -6/-7 -> 100; a prog that cannot be run -> 111', async () => {
   for (const args of [[], ['-6', '2', 'true'], ['-6', '7', '-7', '7', 'true']]) {
-    const r = await runPlain(TLSC, args, { CAFILE: root.certPath });
+    const r = await runCommand(TLSC, args, { CAFILE: root.certPath });
     assert.equal(r.code, 100, args.join(' '));
   }
   const server = await startTlsServer({ leaf }, echo);
@@ -147,7 +147,7 @@ test('s6-tlsc usage: no prog, bad -6/-7 -> 100; a prog that cannot be run -> 111
 test('s6-tlsclient host port prog: connects, names the server after host, gives PROTO and TCP* variables', async () => {
   const server = await startTlsServer({ leaf }, echo);
   try {
-    const r = await runPlain(TLSCLIENT, ['localhost', String(server.port), ...probe('client')], { CAFILE: root.certPath });
+    const r = await runCommand(TLSCLIENT, ['localhost', String(server.port), ...probe('client')], { CAFILE: root.certPath });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(readFileSync(join(pki.dir, 'client.in'), 'utf8'), 'ping from prog\n');
     const env = envOf('client');
@@ -186,11 +186,11 @@ test('s6-tlsclient without prog: an interactive session through pipes; -H sends 
     const code = await new Promise((resolve) => child.on('exit', resolve));
     assert.equal(code, 0, err);
     assert.equal(out, 'first line\nsecond line\n');
-    const noSni = await runPlain(TLSCLIENT, ['-H', 'localhost', String(server.port)], { CAFILE: root.certPath }, 'x');
+    const noSni = await runCommand(TLSCLIENT, ['-H', 'localhost', String(server.port)], { CAFILE: root.certPath }, 'x');
     assert.equal(noSni.code, 0, noSni.stderr);
     assert.equal(noSni.stderr, 's6-tlsclient: warning: no servername given: SNI not used and the server name is not verified\n');
     assert.deepEqual(seen, [false, false]); // an IP host is never sent as SNI; -H sends none
-    const refused = await runPlain(TLSCLIENT, ['127.0.0.1', '1'], { CAFILE: root.certPath });
+    const refused = await runCommand(TLSCLIENT, ['127.0.0.1', '1'], { CAFILE: root.certPath });
     assert.equal(refused.code, 111);
     assert.match(refused.stderr, /^s6-tlsclient: fatal: unable to connect to 127\.0\.0\.1 port 1: Connection refused\n$/);
   } finally {
@@ -306,18 +306,6 @@ test('library: the README example runs against a local server and returns the ou
   }
 });
 
-function runPlain(bin: string, args: string[], env: Record<string, string>, stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv(env) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.stdin.end(stdin);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 /** s6-tlsc with the network at other descriptors than 6/7. */
 function runWithSocketAt(port: number, rfd: number, wfd: number, args: string[], env: Record<string, string>) {
   return new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
@@ -350,7 +338,7 @@ test('as root with TLS_UID/TLS_GID: the engine drops in a process of its own, pr
   try {
     const viaTlsc = await runWithSocket(server.port, ['-k', 'server.test', ...prog('split')], { bin: TLSC, env });
     assert.equal(viaTlsc.code, 0, viaTlsc.stderr);
-    const viaClient = await runPlain(TLSCLIENT, ['-k', 'server.test', '127.0.0.1', String(server.port), ...prog('splitclient')], env);
+    const viaClient = await runCommand(TLSCLIENT, ['-k', 'server.test', '127.0.0.1', String(server.port), ...prog('splitclient')], env);
     assert.equal(viaClient.code, 0, viaClient.stderr);
     for (const tag of ['split', 'splitclient']) {
       assert.equal(readFileSync(join(pki.dir, `${tag}.uid`), 'utf8'), '0\n');

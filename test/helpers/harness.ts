@@ -124,3 +124,22 @@ export function parseNotification(data: Buffer): string[] {
   if (!text.endsWith('\0\0')) throw new Error(`notification does not end with two NULs: ${JSON.stringify(text)}`);
   return text.slice(0, -2).split('\0');
 }
+
+/** Runs any command on pipes, stdin given at once, until it exits. */
+export function runCommand(
+  command: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  stdin = '',
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv(env) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(stdin);
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}

@@ -194,3 +194,15 @@ export function certSha256(cert: Cert): string {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   return require('crypto').createHash('sha256').update(der).digest('hex');
 }
+
+/** The name the common server certificate is for, and the option that asks for it. */
+export const SERVER_NAME = 'server.test';
+export const K = ['-k', SERVER_NAME];
+
+/** The PKI most end-to-end tests need: a root CA and a server certificate for SERVER_NAME. */
+export function serverPki(): { pki: Pki; root: Cert; leaf: Cert } {
+  const pki = new Pki();
+  const root = pki.cert('root', { ca: true });
+  const leaf = pki.cert('leaf', { issuer: root, dns: [SERVER_NAME] });
+  return { pki, root, leaf };
+}
