@@ -369,14 +369,7 @@ describe('slow and stalled servers', { concurrency: 4 }, () => {
       [],
       {
         timeoutMs: 15_000,
-        onSpawn: (child) => {
-          const feed = (): void => {
-            while (!child.stdin!.destroyed && child.stdin!.write(chunk));
-            if (!child.stdin!.destroyed) child.stdin!.once('drain', feed);
-          };
-          child.stdin!.on('error', () => undefined);
-          feed();
-        },
+        onSpawn: (child) => feedForever(child, chunk),
       },
     );
     expectEnd(r, { code: 0, fatal: null, withinMs: 9000, warning: /^\d+ bytes from stdin not sent: the server stopped reading after its end$/ });
@@ -407,12 +400,7 @@ test('reset while stdout is slow and stdin is writing: every byte the client rec
         timeoutMs: 15_000,
         onSpawn: (child) => {
           // stdin flows all along (its writes meet the reset); stdout is read 1 KiB every 10 ms
-          const feed = (): void => {
-            while (!child.stdin!.destroyed && child.stdin!.write(chunk));
-            if (!child.stdin!.destroyed) child.stdin!.once('drain', feed);
-          };
-          child.stdin!.on('error', () => undefined);
-          feed();
+          feedForever(child, chunk);
           const out = child.stdout!;
           out.pause();
           // (the harness collects what read() returns, through its 'data' listener)
@@ -428,3 +416,13 @@ test('reset while stdout is slow and stdin is writing: every byte the client rec
     assert.equal(sha256(r.stdout), sha256(payload));
   }
 });
+
+/** Keeps the program's stdin as full as it takes, until the pipe goes away. */
+function feedForever(child: ChildProcess, chunk: Buffer): void {
+  const feed = (): void => {
+    while (!child.stdin!.destroyed && child.stdin!.write(chunk));
+    if (!child.stdin!.destroyed) child.stdin!.once('drain', feed);
+  };
+  child.stdin!.on('error', () => undefined);
+  feed();
+}
