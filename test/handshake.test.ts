@@ -207,3 +207,24 @@ test('--no-verify-cert accepts an untrusted server but still needs CADIR or CAFI
     await server.close();
   }
 });
+
+for (const version of ['TLSv1', 'TLSv1.1'] as const) {
+  test(`liberal versions: a ${version}-only server is still reached (SPEC section 4)`, async () => {
+    const server = await startTlsServer({ leaf, chain: [inter], minVersion: version, maxVersion: version, ciphers: 'DEFAULT:@SECLEVEL=0' }, echo);
+    try {
+      const r = await runWithSocket(server.port, ['-d', '3', '-k', 'www.example.test', '6', '7'], {
+        env: { CAFILE: root.certPath },
+        stdin: `old ${version}`,
+        notificationFd: 3,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.toString(), `old ${version}`);
+      assert.equal(parseNotification(r.notification!)[0], `SSL_PROTOCOL=${version}`);
+      // --min-protocol makes a stricter client for those who want one.
+      const strict = await runWithSocket(server.port, ['--min-protocol=TLSv1.2', '-k', 'www.example.test', '6', '7'], { env: { CAFILE: root.certPath }, stdin: 'x' });
+      assert.equal(strict.code, 98);
+    } finally {
+      await server.close();
+    }
+  });
+}

@@ -358,3 +358,18 @@ test('as root with TLS_UID/TLS_GID: the engine drops in a process of its own, pr
     await server.close();
   }
 });
+
+test('s6-tlsclient -6 reaches an IPv6 server (::1); -4 refuses an IPv6 literal', async () => {
+  const server = await startTlsServer({ leaf, host: '::1' }, echo);
+  try {
+    const r = await runCommand(TLSCLIENT, ['-6', '-k', 'server.test', '::1', String(server.port), ...probe('v6')], { CAFILE: root.certPath });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(envOf('v6').TCPREMOTEIP, '::1');
+    assert.equal(readFileSync(join(pki.dir, 'v6.in'), 'utf8'), 'ping from prog\n');
+    const wrongFamily = await runCommand(TLSCLIENT, ['-4', '::1', String(server.port)], { CAFILE: root.certPath });
+    assert.equal(wrongFamily.code, 111);
+    assert.match(wrongFamily.stderr, /^s6-tlsclient: fatal: ::1 is not an IPv4 address\n$/);
+  } finally {
+    await server.close();
+  }
+});

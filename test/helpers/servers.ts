@@ -20,6 +20,10 @@ export interface TlsServerOptions {
   clientCa?: Cert;
   /** ALPN protocols the server accepts, in its order of preference */
   alpn?: string[];
+  /** OpenSSL cipher string (e.g. with @SECLEVEL=0 for TLS 1.0 and 1.1) */
+  ciphers?: string;
+  /** listen on this address instead of 127.0.0.1 */
+  host?: string;
 }
 
 export interface RunningServer {
@@ -46,6 +50,7 @@ export async function startTlsServer(
       rejectUnauthorized: !!opts.clientCa,
       ca: opts.clientCa ? [opts.clientCa.certPem] : undefined,
       ALPNProtocols: opts.alpn,
+      ciphers: opts.ciphers,
       allowHalfOpen: true,
     },
     (socket) => {
@@ -56,7 +61,7 @@ export async function startTlsServer(
   server.on('tlsClientError', (e) => errors.push(e));
   server.on('connection', (raw: Socket) => rawByPort.set(raw.remotePort as number, raw));
   const sockets = trackConnections(server);
-  server.listen(0, '127.0.0.1');
+  server.listen(0, opts.host ?? '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as { port: number }).port;
   return { port, errors, close: () => closeServer(server, sockets) };
