@@ -191,3 +191,34 @@ test("fdr or fdw left closed: Node's own internal descriptors take those numbers
     await server.close();
   }
 });
+
+test('stdin and stdout on a terminal (a pseudo-terminal from script(1)): an interactive session, ^D ends it', async () => {
+  const server = await startTlsServer({ leaf }, echo);
+  try {
+    const r = await new Promise<Awaited<ReturnType<typeof waitFor>>>((resolve, reject) => {
+      const socket = require('net').connect({ port: server.port, host: '127.0.0.1' });
+      socket.once('error', reject);
+      socket.once('connect', () => {
+        // script gives its command the pty on 0, 1 and 2, and passes fds 6 and 7 on.
+        const child = spawn('script', ['-qfec', `${BIN} ${K.join(' ')} 6 7`, '/dev/null'], {
+          stdio: ['pipe', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', socket, socket],
+          env: cleanEnv({ CAFILE: root.certPath, TERM: 'dumb' }),
+        });
+        socket.destroy();
+        let seen = '';
+        child.stdout!.on('data', (c: Buffer) => {
+          seen += c;
+          // The terminal echoes the line, then the server's echo comes back: then ^D.
+          if ((seen.match(/typed on a terminal/g) ?? []).length === 2) child.stdin!.write('\x04');
+        });
+        child.stdin!.write('typed on a terminal\n');
+        waitFor(child, Date.now(), { keepStdinOpen: true, timeoutMs: 10000 }).then((res) => resolve({ ...res, stdout: Buffer.from(seen) }), reject);
+      });
+    });
+    assert.equal(r.code, 0, r.stdout.toString());
+    // The pty's own echo and the server's echo, each with the terminal's CR LF.
+    assert.equal(r.stdout.toString().replace(/\x04|\^D|\x08/g, ''), 'typed on a terminal\r\ntyped on a terminal\r\n');
+  } finally {
+    await server.close();
+  }
+});
