@@ -24,9 +24,10 @@ export class RawLink extends Duplex {
     this.source = source;
     this.sink = sink;
     this.endSink = endSink;
-    source.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       if (!this.push(chunk)) source.pause();
-    });
+    };
+    source.on('data', onData);
     source.on('end', () => {
       this.rawEof = true;
       this.push(null);
@@ -39,6 +40,11 @@ export class RawLink extends Duplex {
     source.on('error', (err) => {
       if (this.readError || this.rawEof) return;
       this.readError = err;
+      // What the source read from the kernel before the error and still
+      // holds (it was paused by backpressure) goes first. An errored stream
+      // emits no more 'data', but read() still returns what it buffered.
+      source.off('data', onData);
+      for (let chunk: Buffer | null; (chunk = source.read()) !== null; ) this.push(chunk);
       this.push(null);
     });
     // One socket both ways (-J): its errors are the source's, handled above.

@@ -223,10 +223,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
         pendingBytes = 0;
         return;
       }
-      if (isSystemError(err)) {
-        const direction = (err as NodeJS.ErrnoException).syscall === 'read' ? 'read from' : 'write to';
-        return failAfterDelivery(EXIT_SYSTEM, `unable to ${direction} the network: ${describeSystemError(err)}`);
-      }
+      if (isSystemError(err)) return failAfterDelivery(EXIT_SYSTEM, networkFailure(err));
       failAfterDelivery(EXIT_TLS, describeTlsError(err, 'session'));
     });
 
@@ -263,8 +260,10 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       if (failureTimer) clearTimeout(failureTimer);
       const { code, message } = failing;
       const { output, endOutput = (done: () => void) => output.end(done) } = clear;
-      // read() hands each buffered chunk to the 'data' pump, even once destroyed.
-      while (tls.read() !== null);
+      // What the TLS socket still buffers goes out too. An errored stream
+      // emits no more 'data', but read() still returns what it holds.
+      tls.off('data', onNetworkData);
+      for (let chunk: Buffer | null; (chunk = tls.read()) !== null; ) output.write(chunk);
       endOutput(() => fail(code, message));
     }
 
@@ -276,12 +275,14 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       if (!remoteEnded) fail(EXIT_SYSTEM, 'the network connection closed unexpectedly');
     });
 
+    function onNetworkData(chunk: Buffer): void {
+      if (failureTimer && !failureFinishing) armFailureTimer();
+      if (!(clear as Cleartext).output.write(chunk)) tls.pause();
+    }
+
     function startPumps({ input, output, inputName = 'stdin', outputName = 'stdout' }: Cleartext): void {
       // network -> output
-      tls.on('data', (chunk: Buffer) => {
-        if (failureTimer && !failureFinishing) armFailureTimer();
-        if (!output.write(chunk)) tls.pause();
-      });
+      tls.on('data', onNetworkData);
       output.on('drain', () => tls.resume());
       output.on('error', (err) =>
         failing ? fail(failing.code, failing.message) : fail(EXIT_SYSTEM, `unable to write to ${outputName}: ${describeSystemError(err)}`),
@@ -297,19 +298,16 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       tls.on('drain', () => {
         if (!remoteEnded && !failing) input.resume();
       });
-      input.on('end', () => {
+      const onLocalEof = (): void => {
         localEof = true;
         log('debug', `EOF on ${inputName}`);
         maybeCloseWriteSide();
-      });
+      };
+      input.on('end', onLocalEof);
       input.on('error', (err) => fail(EXIT_SYSTEM, `unable to read from ${inputName}: ${describeSystemError(err)}`));
       // An input made before the handshake may have met its EOF already (an
       // empty stdin): libuv streams emit 'end' then, with nobody listening.
-      if (input.readableEnded) {
-        localEof = true;
-        log('debug', `EOF on ${inputName}`);
-        maybeCloseWriteSide();
-      }
+      if (input.readableEnded) onLocalEof();
       input.resume();
     }
 
@@ -346,6 +344,11 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       });
     }
 
+    function networkFailure(err: Error): string {
+      const direction = (err as NodeJS.ErrnoException).syscall === 'write' ? 'write to' : 'read from';
+      return `unable to ${direction} the network: ${describeSystemError(err)}`;
+    }
+
     // Over the JS link a reset reaches TLS as an EOF (see RawLink.readError).
     function closedDuringHandshake(): string {
       return link?.readError ? describeTlsError(link.readError, 'handshake') : 'connection closed by the server during the handshake';
@@ -354,10 +357,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
     function onRemoteEnd(): void {
       if (failing) return finishFailure();
       if (settled) return;
-      if (handshakeDone && link?.readError) {
-        const direction = (link.readError as NodeJS.ErrnoException).syscall === 'write' ? 'write to' : 'read from';
-        return failAfterDelivery(EXIT_SYSTEM, `unable to ${direction} the network: ${describeSystemError(link.readError)}`);
-      }
+      if (handshakeDone && link?.readError) return failAfterDelivery(EXIT_SYSTEM, networkFailure(link.readError));
       if (!handshakeDone) return fail(EXIT_TLS, closedDuringHandshake());
       remoteEnded = true;
       const { input, output, endOutput = (done: () => void) => output.end(done) } = clear as Cleartext;
