@@ -67,22 +67,34 @@ export function startProgramWith(
   const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
   const top = Math.max(...Object.keys(descriptors).map(Number));
   for (let fd = 3; fd <= top; fd++) stdio.push(descriptors[fd] ?? 'ignore');
-  let child: ChildProcess;
+  // The handlers go in before the spawn: prog may run, speak, and have its
+  // supervisor signal us before spawn() even returns here; a signal then
+  // must reach prog, not end us with the default action and orphan it.
+  // (Handlers run later, from the event loop, when `child` is set.)
+  let child: ChildProcess | undefined;
+  const forward = (sig: NodeJS.Signals): void => {
+    child?.kill(sig);
+  };
+  const stopForwarding = (): void => {
+    for (const sig of FORWARDED) process.removeListener(sig, forward);
+  };
+  for (const sig of FORWARDED) process.on(sig, forward);
   try {
     child = spawn(argv[0], argv.slice(1), { stdio, env });
   } catch (err) {
+    stopForwarding();
     throw new FatalError(EXIT_SYSTEM, `unable to spawn ${argv[0]}: ${describeSystemError(err)}`);
   }
+  const spawned = child;
   const exited = new Promise<number>((resolve, reject) => {
-    child.once('error', (err) => reject(new FatalError(EXIT_SYSTEM, `unable to spawn ${argv[0]}: ${describeSystemError(err)}`)));
-    child.once('exit', (code, signal) => {
-      for (const sig of FORWARDED) process.removeListener(sig, forward);
+    spawned.once('error', (err) => {
+      stopForwarding();
+      reject(new FatalError(EXIT_SYSTEM, `unable to spawn ${argv[0]}: ${describeSystemError(err)}`));
+    });
+    spawned.once('exit', (code, signal) => {
+      stopForwarding();
       resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
     });
   });
-  const forward = (sig: NodeJS.Signals): void => {
-    child.kill(sig);
-  };
-  for (const sig of FORWARDED) process.on(sig, forward);
-  return { child, exited };
+  return { child: spawned, exited };
 }
