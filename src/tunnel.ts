@@ -155,7 +155,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       if (settled || failing) return;
       if (!handshakeDone) return fail(EXIT_TLS, describeTlsError(err, 'handshake'));
       if (remoteEnded) {
-        if (pendingBytes > 0) log('warning', `${pendingBytes} bytes from stdin not sent: the server closed the connection`);
+        if (pendingBytes > 0) log('warning', `${pendingBytes} bytes from ${clear?.inputName ?? 'stdin'} not sent: the server closed the connection`);
         pendingBytes = 0;
         return;
       }
@@ -219,7 +219,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
         // The server is gone; what it sent has been delivered. What it did
         // not take from us is lost, as SPEC 6 allows once it has closed: say so.
         log('debug', `after the remote end: ${describeTlsError(err, 'session')}`);
-        if (pendingBytes > 0) log('warning', `${pendingBytes} bytes from stdin not sent: the server closed the connection`);
+        if (pendingBytes > 0) log('warning', `${pendingBytes} bytes from ${clear?.inputName ?? 'stdin'} not sent: the server closed the connection`);
         pendingBytes = 0;
         return;
       }
@@ -389,7 +389,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       if (drainTimer) clearTimeout(drainTimer);
       drainTimer = setTimeout(() => {
         if (settled) return;
-        log('warning', `${pendingBytes} bytes from stdin not sent: the server stopped reading after its end`);
+        log('warning', `${pendingBytes} bytes from ${clear?.inputName ?? 'stdin'} not sent: the server stopped reading after its end`);
         whenWritesDone?.();
       }, options.drainIdleMs ?? DRAIN_IDLE_MS);
       drainTimer.unref();
