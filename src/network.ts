@@ -1,9 +1,10 @@
-// The network side of the tunnel from two descriptor numbers: one socket
-// (the native TLS path) when both name the same socket, else two ends.
+// The tunnel's sides from descriptor numbers. The network: one socket (the
+// native TLS path) when both name the same socket, else two ends. The
+// cleartext: our own stdin and stdout.
 
 import { FdInfo, finishWritable, inspectFd, pipeLoopsBack, openReadable, openSocket, openWritable, sameSocket } from './fds';
 import { EXIT_SYSTEM, FatalError } from './errors';
-import type { NetworkSide } from './tunnel';
+import type { Cleartext, NetworkSide } from './tunnel';
 
 export function networkFromFds(fdrNumber: number, fdwNumber: number): NetworkSide {
   const fdr: FdInfo = inspectFd(fdrNumber, 'fdr');
@@ -21,4 +22,12 @@ export function networkFromFds(fdrNumber: number, fdwNumber: number): NetworkSid
     writable,
     endWritable: (done) => finishWritable(writable, fdw, done),
   };
+}
+
+/** The application's side on our stdin and stdout (s6-tlsc-io, s6-tlsclient without prog). */
+export function stdioCleartext(): Cleartext {
+  const stdin = inspectFd(0, 'stdin');
+  const stdout = inspectFd(1, 'stdout');
+  const output = openWritable(stdout);
+  return { input: openReadable(stdin), output, endOutput: (done) => finishWritable(output, stdout, done) };
 }

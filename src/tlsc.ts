@@ -1,10 +1,9 @@
 // What s6-tlsc and s6-tlsclient share: run the tunnel, start the program
 // after the handshake, wait for both, and pass the program's exit code on.
 
-import { runTunnel, NetworkSide, TunnelOptions, Cleartext } from './tunnel';
+import { runTunnel, NetworkSide, TunnelOptions } from './tunnel';
 import { programEnvironment, RunningProgram, startProgram } from './child';
 import { FatalError } from './errors';
-import { finishWritable, inspectFd, openReadable, openWritable } from './fds';
 import type { Messenger } from './program';
 import type { ConnectionReport } from './report';
 
@@ -16,13 +15,6 @@ export interface ProgramLaunch {
   keepTlsConfig: boolean;
   /** more variables (PROTO, TCPREMOTEIP, ...) */
   extraEnv?: Record<string, string>;
-}
-
-/** No program: the tunnel between our own stdin/stdout and the network. */
-export function stdioCleartext(): Cleartext {
-  const stdout = inspectFd(1, 'stdout');
-  const output = openWritable(stdout);
-  return { input: openReadable(inspectFd(0, 'stdin')), output, endOutput: (done) => finishWritable(output, stdout, done) };
 }
 
 export async function runWithProgram(

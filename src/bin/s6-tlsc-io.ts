@@ -3,8 +3,7 @@
 import { configFromArgv, RunConfig, USAGE } from '../config';
 import { prepareEngine } from '../engine';
 import { isRoot } from '../privileges';
-import { finishWritable, inspectFd, openReadable, openWritable } from '../fds';
-import { networkFromFds } from '../network';
+import { networkFromFds, stdioCleartext } from '../network';
 import { runTunnel } from '../tunnel';
 import { writeNotification } from '../notification';
 import { messenger, runProgram } from '../program';
@@ -17,14 +16,8 @@ async function main(): Promise<number> {
   const engine = prepareEngine(config, say);
 
   const network = networkFromFds(config.fdr, config.fdw);
-  const stdin = inspectFd(0, 'stdin');
-  const stdout = inspectFd(1, 'stdout');
-  const output = openWritable(stdout);
   await runTunnel(
-    {
-      network,
-      cleartext: { input: openReadable(stdin), output, endOutput: (done) => finishWritable(output, stdout, done) },
-    },
+    { network, cleartext: stdioCleartext() },
     {
       ...engine,
       onHandshake: (report) => {

@@ -9,7 +9,8 @@ import { isRoot } from '../privileges';
 import { connectTcp } from '../connect';
 import type { Socket } from 'net';
 import { runTunnel } from '../tunnel';
-import { runWithProgram, stdioCleartext } from '../tlsc';
+import { runWithProgram } from '../tlsc';
+import { stdioCleartext } from '../network';
 import { runWithEngineProcess } from '../engine-process';
 import { messenger, runProgram } from '../program';
 
