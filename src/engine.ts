@@ -4,15 +4,15 @@
 
 import type { EngineConfig } from './config';
 import { buildSecureContext, loadCredentials } from './credentials';
-import { dropPrivileges } from './privileges';
+import { dropPrivileges, willDrop } from './privileges';
 import { openKeyLog } from './keylog';
 import { pinCheck } from './pins';
 import type { TunnelOptions } from './tunnel';
 import type { Messenger } from './program';
 
 export function prepareEngine(config: EngineConfig, say: Messenger): TunnelOptions {
-  const dropping = !!config.drop && (config.drop.uid !== 0 || config.drop.gid !== 0);
-  const secureContext = buildSecureContext(loadCredentials(config.trust, config.clientCert, { lazyAnchors: !dropping }), config);
+  const lazyAnchors = !willDrop(config.drop);
+  const secureContext = buildSecureContext(loadCredentials(config.trust, config.clientCert, { lazyAnchors }), config);
   const onSocket = config.keyLogFile ? openKeyLog(config.keyLogFile) : undefined;
   dropPrivileges(config.drop);
   if (!config.servername) say.warn('no servername given: SNI not used and the server name is not verified');

@@ -7,6 +7,11 @@ export function isRoot(): boolean {
   return typeof process.geteuid === 'function' && process.geteuid() === 0;
 }
 
+/** True when running as root with a TLS_UID or TLS_GID to drop to (0 means "keep"). */
+export function willDrop(drop: { uid: number; gid: number } | undefined): boolean {
+  return !!drop && (drop.uid !== 0 || drop.gid !== 0);
+}
+
 export function dropPrivileges(drop: { uid: number; gid: number } | undefined): void {
   if (!drop) return;
   try {

@@ -5,7 +5,7 @@ import { engineConfigFrom, programFlags, sessionArgs, sessionFlags, unsignedOpti
 import { optionArgv, parseOptions, OptionTable } from '../options';
 import { UsageError } from '../errors';
 import { prepareEngine } from '../engine';
-import { isRoot } from '../privileges';
+import { isRoot, willDrop } from '../privileges';
 import { networkFromFds } from '../network';
 import { runWithProgram } from '../tlsc';
 import { runWithEngineProcess } from '../engine-process';
@@ -33,7 +33,7 @@ async function main(): Promise<number> {
   const launch = { argv: operands, rfd, wfd, keepTlsConfig: flags.keepTlsConfig ?? false };
   // Root dropping privileges: the engine drops in a process of its own, and
   // prog keeps the caller's identity, as with the C original.
-  if (config.drop && (config.drop.uid || config.drop.gid)) {
+  if (willDrop(config.drop)) {
     return runWithEngineProcess({ rfd, wfd }, optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values), launch);
   }
   const say = messenger(PROG, config.verbosity);

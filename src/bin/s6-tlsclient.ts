@@ -5,7 +5,7 @@ import { engineConfigFrom, programFlags, parseServerName, sessionArgs, sessionFl
 import { optionArgv, parseOptions, parseUnsigned, OptionTable } from '../options';
 import { UsageError } from '../errors';
 import { prepareEngine } from '../engine';
-import { isRoot } from '../privileges';
+import { isRoot, willDrop } from '../privileges';
 import { connectTcp } from '../connect';
 import type { Socket } from 'net';
 import { runTunnel } from '../tunnel';
@@ -46,7 +46,7 @@ async function main(): Promise<number> {
   const connect = () => connectTcp(host, port, { family, timeoutMs, noDelay: flags.noDelay ?? true });
   // Root dropping privileges with a program to run: the engine drops in a
   // process of its own, prog keeps the caller's identity (as in C).
-  if (prog.length > 0 && config.drop && (config.drop.uid || config.drop.gid)) {
+  if (prog.length > 0 && willDrop(config.drop)) {
     const socket = await connect();
     const engineOptions = optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values);
     if (config.servername && !values.servername) engineOptions.push(`--servername=${host}`);
