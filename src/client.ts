@@ -28,6 +28,8 @@ export interface TlsClientOptions {
   closeNotify?: boolean;
   /** -J */
   enforceCloseNotify?: boolean;
+  /** --no-shutdown: on local EOF send nothing; wait for the server's end */
+  noShutdown?: boolean;
   /** -K, in milliseconds; 0 or absent: no limit */
   handshakeTimeoutMs?: number;
   /** false: --no-verify-cert */
@@ -68,6 +70,7 @@ export async function runTlsClient(options: TlsClientOptions): Promise<TunnelOut
         servername: options.servername === undefined ? undefined : parseServerName(options.servername),
         closeNotify: options.closeNotify ?? false,
         enforceCloseNotify: options.enforceCloseNotify ?? false,
+        noShutdown: options.noShutdown ?? false,
         handshakeTimeoutMs: options.handshakeTimeoutMs ?? 0,
         verify: options.verify ?? true,
         alpnProtocols: options.alpnProtocols,

@@ -19,6 +19,8 @@ export const sessionFlags: OptionTable['flags'] = [
   { short: 'Y', long: 'no-client-cert', key: 'clientCert', value: false },
   { long: 'verify-cert', key: 'verify', value: true },
   { long: 'no-verify-cert', key: 'verify', value: false },
+  // Beyond the original, after ncat: on local EOF send nothing (see SessionPolicy).
+  { long: 'no-shutdown', key: 'noShutdown', value: true },
 ];
 
 export const sessionArgs: OptionTable['args'] = [
@@ -59,6 +61,12 @@ export interface SessionPolicy {
   closeNotify: boolean;
   /** -J: a peer EOF without close_notify is fatal */
   enforceCloseNotify: boolean;
+  /**
+   * --no-shutdown: on local EOF send neither close_notify nor FIN; wait for
+   * the server's end, deliver it, then close. For servers (nginx) that take a
+   * half-close as the client giving up.
+   */
+  noShutdown?: boolean;
   /** 0 means no limit */
   handshakeTimeoutMs: number;
   servername?: ServerName;
@@ -151,6 +159,7 @@ export function sessionPolicyFrom(flags: Record<string, boolean>, values: Record
     maxVersion,
     closeNotify: flags.closeNotify ?? false,
     enforceCloseNotify: flags.enforceCloseNotify ?? false,
+    noShutdown: flags.noShutdown ?? false,
     handshakeTimeoutMs: unsignedOption(values, 'kimeout', 'kimeout', 0),
     servername: servername === undefined ? undefined : parseServerName(servername),
     verify: flags.verify ?? true,
