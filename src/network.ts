@@ -33,6 +33,16 @@ export function networkFromFds(fdrNumber: number, fdwNumber: number): NetworkSid
 export function stdioCleartext(): Cleartext {
   const stdin = inspectFd(0, 'stdin');
   const stdout = inspectFd(1, 'stdout');
+  const input = openReadable(stdin);
   const output = openWritable(stdout);
-  return { input: openReadable(stdin), output, endOutput: (done) => finishWritable(output, stdout, done) };
+  return {
+    input,
+    output,
+    endOutput: (done) => finishWritable(output, stdout, done),
+    // Nothing of ours may keep the process alive once the session is over.
+    release: () => {
+      input.destroy();
+      output.destroy();
+    },
+  };
 }

@@ -69,7 +69,11 @@ export class NetworkLink extends Duplex {
   private readonly events: LinkEvents;
 
   constructor(network: NetworkSide, events: LinkEvents) {
-    super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
+    // No autoDestroy: once both of its directions are done the link would
+    // close, and Node's JS stream wrapper would destroy the TLS socket with
+    // it, before TLS has handed on what it still holds (Node 26 does, when
+    // the output is slow). The session destroys it when it is over.
+    super({ allowHalfOpen: true, autoDestroy: false, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
     this.events = events;
     let readFd: number | undefined;
     if (network.kind === 'socket') {

@@ -28,6 +28,8 @@ export interface Cleartext {
   /** names for messages */
   inputName?: string;
   outputName?: string;
+  /** called once the session is over: closes what was opened for it */
+  release?: () => void;
 }
 
 export interface TunnelIo {
@@ -288,6 +290,8 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       if (timer) clearTimeout(timer);
       clear?.input.pause();
       tls.destroy();
+      link.destroy();
+      clear?.release?.();
       if (state.failure) reject(new FatalError(state.failure.code, state.failure.message));
       else resolve(report as ConnectionReport);
     }
