@@ -302,18 +302,23 @@ test('TLS 1.3: repeated KeyUpdates from the server (openssl s_server k/K), every
 
 describe('slow and stalled servers', { concurrency: 4 }, () => {
   // One byte every 100 ms for the first 30 bytes of the server's flight, then one every 2 ms:
-  // a slow-loris handshake of about 5 s in all.
-  const trickle = (): HostileOptions['onServerRecord'] => {
+  // a slow-loris handshake of about 5 s in all (more where the key share is
+  // a post-quantum one: X25519MLKEM768 adds 1 KiB to the ServerHello).
+  const trickle = (): HostileOptions['onServerRecord'] & { bytes: () => number } => {
     let sentBytes = 0;
-    return (rec) => {
+    const filter = (rec: TlsRecord): RecordAction => {
       if (rec.appBytes > 0 || rec.index > 9) return 'pass';
       return { trickle: () => (sentBytes++ < 30 ? 100 : 2) };
     };
+    return Object.assign(filter, { bytes: () => sentBytes });
   };
   test('a handshake trickled byte by byte, no -K: it completes and the data arrives', async () => {
     const payload = randomBytes(20_000);
-    const { r, conn } = await against({ onServerRecord: trickle(), onSecure: sender(payload, true) }, [], { timeoutMs: 20_000 });
-    expectEnd(r, { code: 0, fatal: null, withinMs: 15_000 });
+    const slow = trickle();
+    const { r, conn } = await against({ onServerRecord: slow, onSecure: sender(payload, true) }, [], { timeoutMs: 40_000 });
+    // The schedule itself, three times over for a loaded machine's timers, and 5 s more.
+    const schedule = 30 * 100 + Math.max(0, slow.bytes() - 30) * 2;
+    expectEnd(r, { code: 0, fatal: null, withinMs: 3 * schedule + 5000 });
     delivered(r, payload, conn);
     assert.equal(r.stdout.length, payload.length);
   });
