@@ -10,6 +10,7 @@ import { EXIT_SYSTEM, EXIT_TLS, FatalError, describeSystemError, isSystemError }
 import { RawLink } from './rawlink';
 import { ConnectionReport, connectionReport } from './report';
 import { describeTlsError, identityChecker } from './verify';
+import type { TrustAnchors } from './anchors';
 import type { SessionPolicy } from './config';
 
 /** The network side: one socket (native TLS path), or two separate ends. */
@@ -43,6 +44,8 @@ export type LogLevel = 'warning' | 'info' | 'debug';
 
 export interface TunnelOptions extends SessionPolicy {
   secureContext: SecureContext;
+  /** the anchors `secureContext` trusts, for the path checks after OpenSSL's (src/path.ts) */
+  trustAnchors: TrustAnchors;
   /** ALPN protocols to offer, if any */
   alpnProtocols?: string[];
   /**
@@ -144,7 +147,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       secureContext: options.secureContext,
       servername: sni,
       rejectUnauthorized: options.verify,
-      checkServerIdentity: identityChecker(options.servername, options.extraCheck),
+      checkServerIdentity: identityChecker(options.servername, options.trustAnchors, options.extraCheck),
       ALPNProtocols: options.alpnProtocols,
       allowHalfOpen: true,
     } as ConnectionOptions);
