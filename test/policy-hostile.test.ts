@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import type { TLSSocket } from 'tls';
-import { Pki, Cert, forge, subjectOf } from './helpers/pki';
+import { Pki, Cert, forge, subjectOf, derTlv, derOid, derName } from './helpers/pki';
 import { REPO, runWithSocket, parseNotification, RunResult } from './helpers/harness';
 import { startTlsServer, echo } from './helpers/servers';
 import { startHostileServer, plainAlert } from './helpers/hostile';
@@ -265,4 +265,24 @@ test('readFileSync of a forged certificate round-trips through OpenSSL (the DER 
   assert.equal(x.subject, 'C=FR\nO=s6-tlsc-io tests\nCN=round.test');
   assert.equal(x.verify(new X509Certificate(root.certPem).publicKey), true);
   assert.equal(x.checkIssued(new X509Certificate(root.certPem)), true);
+});
+
+test('the CADIR name hash is OpenSSL\'s (x509 -subject_hash) for names in every string type, case and spacing', async () => {
+  const { opensslNameHash } = await import('../src/anchors');
+  const { execFileSync } = await import('child_process');
+  const atv = (oid: string, tag: number, value: Buffer): Buffer => derTlv(0x31, derTlv(0x30, derOid(oid), derTlv(tag, value)));
+  const bmp = (text: string): Buffer => Buffer.from(text, 'utf16le').swap16();
+  const names: Buffer[] = [
+    derName('Plain Name'),
+    derTlv(0x30, atv('2.5.4.6', 0x13, Buffer.from('fr')), atv('2.5.4.3', 0x13, Buffer.from('  MiXeD   Case\tand  Spaces  '))),
+    derTlv(0x30, atv('2.5.4.10', 0x1e, bmp('Ünïcödé BMP Org')), atv('2.5.4.3', 0x16, Buffer.from('ia5.EXAMPLE'))),
+    derTlv(0x30, atv('2.5.4.3', 0x14, Buffer.from([0x54, 0xe9, 0x6c, 0xe9, 0x74, 0x65, 0x78]))),
+    // a multi-valued RDN, its values in the wrong DER order
+    derTlv(0x30, derTlv(0x31, derTlv(0x30, derOid('2.5.4.3'), derTlv(0x0c, Buffer.from('Zed'))), derTlv(0x30, derOid('2.5.4.10'), derTlv(0x0c, Buffer.from('Alpha'))))),
+  ];
+  for (const [k, subjectDer] of names.entries()) {
+    const c = forge(pki, `hashName${k}`, { subjectDer, ca: true });
+    const expected = execFileSync('openssl', ['x509', '-in', c.certPath, '-noout', '-subject_hash']).toString().trim();
+    assert.equal(opensslNameHash(subjectDer), expected, `name ${k}`);
+  }
 });
