@@ -1,12 +1,15 @@
 // What a careful client checks beyond OpenSSL's verdict (SPEC section 4).
 //
-// The engine negotiates with @SECLEVEL=0 so that TLS 1.0 and 1.1 servers can
-// still be reached; in OpenSSL that level also lifts every minimum on the
-// certificates themselves (RSA keys of 512 bits, MD5 and SHA-1 signatures).
-// These checks put those minimums back, on the chain OpenSSL has verified
-// (src/path.ts), and replace Node's name check, which falls back to the subject CN and
-// accepts partial wildcards ("w*.example.com"): RFC 9525 (which obsoletes
-// RFC 6125) and the CA/Browser Forum Baseline Requirements forbid both.
+// When TLS 1.0 or 1.1 is asked for, the engine negotiates at @SECLEVEL=0,
+// which they need (src/tls-settings.ts); in OpenSSL that level also lifts
+// every minimum on the certificates themselves (RSA keys of 512 bits, MD5 and
+// SHA-1 signatures). These checks put those minimums back, on the path
+// OpenSSL has verified (src/path.ts makes sure of it); at the default level 2
+// OpenSSL enforces most of them first. They also refuse a CA certificate as
+// the server's, check wildcards against name constraints, and replace Node's
+// name check, which falls back to the subject CN and accepts partial
+// wildcards ("w*.example.com"): RFC 9525 (which obsoletes RFC 6125) and the
+// CA/Browser Forum Baseline Requirements forbid both.
 //
 // Everything is read from the certificates' DER (Node's `.raw`), never from
 // Node's text renderings, whose escaping a hostile name could play with.
