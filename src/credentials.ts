@@ -4,11 +4,14 @@
 
 import { readdirSync, readFileSync, statSync } from 'fs';
 import { join } from 'path';
-import { createPrivateKey, constants as cryptoConstants } from 'crypto';
-import { createSecureContext, DEFAULT_CIPHERS, SecureContext, SecureVersion } from 'tls';
+import { createPrivateKey } from 'crypto';
+import { createSecureContext, SecureContext } from 'tls';
 import { EXIT_CONFIG, EXIT_ENGINE, EXIT_SYSTEM, FatalError, describeSystemError, oneLine } from './errors';
 import { looksLikeCertificate, readChildren, readTlv } from './der';
 import type { TrustSource } from './config';
+import { contextSettings, ProtocolRange } from './tls-settings';
+
+export type { ProtocolRange } from './tls-settings';
 
 /** No certificate, key or anchor bundle we accept is larger than this. */
 const MAX_FILE_BYTES = 16 * 1024 * 1024;
@@ -255,19 +258,6 @@ function withDefaultPaths<T>(certDir: string, make: () => T): T {
   }
 }
 
-/*
- * Liberal versions, as a client should be (SPEC section 4): TLS 1.0 and 1.1
- * need security level 0 in OpenSSL 3; the suite order stays the library's
- * secure default, TLS 1.3 and 1.2 first. Renegotiation initiated by the
- * server is refused.
- */
-export const CLIENT_CIPHERS = `${DEFAULT_CIPHERS}:@SECLEVEL=0`;
-
-export interface ProtocolRange {
-  minVersion?: SecureVersion;
-  maxVersion?: SecureVersion;
-}
-
 export function buildSecureContext(creds: Credentials, range: ProtocolRange = {}): SecureContext {
   try {
     return withDefaultPaths(creds.anchorDir ?? '/dev/null', () => createSecureContext({
@@ -275,10 +265,8 @@ export function buildSecureContext(creds: Credentials, range: ProtocolRange = {}
       ca: creds.anchorDir === undefined ? creds.ca : undefined,
       cert: creds.cert,
       key: creds.key,
-      minVersion: range.minVersion ?? 'TLSv1',
-      maxVersion: range.maxVersion ?? 'TLSv1.3',
-      ciphers: CLIENT_CIPHERS,
-      secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
+      // Versions, suites, security level, options, groups: src/tls-settings.ts says why.
+      ...contextSettings(range),
     }));
   } catch (err) {
     const message = oneLine(err instanceof Error ? err.message : String(err));

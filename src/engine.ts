@@ -4,6 +4,7 @@
 
 import type { EngineConfig } from './config';
 import { buildSecureContext, loadCredentials } from './credentials';
+import { TrustAnchors } from './anchors';
 import { dropPrivileges, willDrop } from './privileges';
 import { openKeyLog } from './keylog';
 import { pinCheck } from './pins';
@@ -12,13 +13,15 @@ import type { Messenger } from './program';
 
 export function prepareEngine(config: EngineConfig, say: Messenger): TunnelOptions {
   const lazyAnchors = !willDrop(config.drop);
-  const secureContext = buildSecureContext(loadCredentials(config.trust, config.clientCert, { lazyAnchors }), config);
+  const creds = loadCredentials(config.trust, config.clientCert, { lazyAnchors });
+  const secureContext = buildSecureContext(creds, config);
   const onSocket = config.keyLogFile ? openKeyLog(config.keyLogFile) : undefined;
   dropPrivileges(config.drop);
   if (!config.servername) say.warn('no servername given: SNI not used and the server name is not verified');
   return {
     ...config,
     secureContext,
+    trustAnchors: TrustAnchors.fromCredentials(creds),
     onSocket,
     extraCheck: config.pins ? pinCheck(config.pins) : undefined,
     log: (level, message) => (level === 'warning' ? say.warn : level === 'info' ? say.info : say.debug)(message),

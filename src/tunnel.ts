@@ -12,6 +12,7 @@ import { NetworkLink, NetworkSide } from './transport';
 import { onEndOfData } from './node-internals';
 import { ConnectionReport, connectionReport } from './report';
 import { describeTlsError, identityChecker } from './verify';
+import type { TrustAnchors } from './anchors';
 import { Failure, initialState, RemoteEnd, SessionAction, SessionEvent, SessionState, step } from './session';
 import type { SessionPolicy } from './config';
 
@@ -45,6 +46,8 @@ export type LogLevel = 'warning' | 'info' | 'debug';
 
 export interface TunnelOptions extends SessionPolicy {
   secureContext: SecureContext;
+  /** the anchors `secureContext` trusts, for the path checks after OpenSSL's (src/path.ts) */
+  trustAnchors: TrustAnchors;
   /** ALPN protocols to offer, if any */
   alpnProtocols?: string[];
   /**
@@ -125,7 +128,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       secureContext: options.secureContext,
       servername: sni,
       rejectUnauthorized: options.verify,
-      checkServerIdentity: identityChecker(options.servername, options.extraCheck),
+      checkServerIdentity: identityChecker(options.servername, options.trustAnchors, options.extraCheck),
       ALPNProtocols: options.alpnProtocols,
       allowHalfOpen: true,
     } as ConnectionOptions);
@@ -144,7 +147,8 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       const extra = options.verify ? undefined : options.extraCheck?.(tls.getPeerCertificate(true));
       if (extra) return dispatch({ type: 'handshakeFailed', failure: tlsFailure(extra, 'handshake') });
       report = connectionReport(tls, sni);
-      log('info', `connected: ${report.protocol}, ${report.cipher}, peer ${report.peerCertSubject ?? '(no certificate)'}`);
+      const group = report.kexGroup ? `, ${report.kexGroup}` : '';
+      log('info', `connected: ${report.protocol}, ${report.cipher}${group}, peer ${report.peerCertSubject ?? '(no certificate)'}`);
       try {
         options.onHandshake?.(report, tls);
         if (!clear) clear = (io.cleartext as () => Cleartext)();

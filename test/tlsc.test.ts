@@ -208,8 +208,9 @@ test('--alpn: offered, chosen protocol in the report after the five keys and in 
     });
     assert.equal(r.code, 0, r.stderr);
     const keys = parseNotification(r.notification!);
-    assert.equal(keys.length, 6);
+    assert.equal(keys.length, 7);
     assert.equal(keys[5], 'SSL_ALPN_PROTOCOL=h2');
+    assert.match(keys[6], /^SSL_KEX_GROUP=/);
     const viaTlsc = await runWithSocket(server.port, ['--alpn=http/1.1', '-k', 'server.test', ...probe('alpn')], { bin: TLSC, env: { CAFILE: root.certPath } });
     assert.equal(viaTlsc.code, 0, viaTlsc.stderr);
     assert.equal(envOf('alpn').SSL_ALPN_PROTOCOL, 'http/1.1');
