@@ -8,17 +8,25 @@
 // queued. doc/interop.md has the measurements.
 
 import { test, before, after } from 'node:test';
-import { readFileSync, existsSync } from 'fs';
+import { readFileSync, existsSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { makeWorld, World, VERSIONS, runClient, judgeDownload, series, getBig, assertAllComplete, assertRuleKept, Mode, Launcher } from './cases';
+import { randomBytes } from 'crypto';
+import { sha256 } from '../test/helpers/harness';
+import { SERVER_NAME } from '../test/helpers/pki';
+import { makeWorld, World, VERSIONS, runClient, judge, judgeDownload, httpBodyStart, series, getBig, assertAllComplete, assertRuleKept, Mode, Launcher } from './cases';
 import { startNginx, RealServer } from './realservers';
 
 let world: World;
 let nginx: RealServer;
 let errorLog: string;
+/** 32 MiB: more than the socket buffers of a loopback connection hold, so no race with them can save an answer */
+let hugeSha: string;
 
 before(async () => {
   world = makeWorld();
+  const huge = randomBytes(32 * 1024 * 1024);
+  writeFileSync(join(world.www, 'huge'), huge);
+  hugeSha = sha256(huge);
   const dir = world.serverDir('nginx');
   errorLog = join(dir, 'error.log');
   nginx = await startNginx(dir, world.leaf, world.www);
@@ -70,4 +78,14 @@ for (const version of VERSIONS) {
       else assertRuleKept(tally, nginx.log);
     });
   }
+}
+
+for (const version of VERSIONS) {
+  test(`nginx, TLS ${version}, --no-shutdown, GET /huge (32 MiB) HTTP/1.0, 5 runs: the whole file every time`, async (t) => {
+    const tally = await series(t, 5, async () => {
+      const r = await runClient({ port: nginx.port, world, version, mode: '--no-shutdown', stdin: `GET /huge HTTP/1.0\r\nHost: ${SERVER_NAME}\r\n\r\n` });
+      return judge(r, { sha: hugeSha, prefix: httpBodyStart(r.stdout) ?? r.stdout.length });
+    });
+    assertAllComplete(tally, nginx.log);
+  });
 }
