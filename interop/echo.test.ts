@@ -59,6 +59,8 @@ interface EchoServer {
   name: string;
   payload: 'binary' | 'text';
   expect(version: Version, mode: Mode): Expectation;
+  /** more runs of a mode than RUNS says, where a known failure is rare */
+  runs?: Partial<Record<'-s' | '-S' | '-J', number>>;
 }
 
 /** OpenSSL 3 and GnuTLS servers answer a TLS 1.2 bare FIN with a fatal alert, after their whole answer. */
@@ -70,7 +72,8 @@ const SERVERS: EchoServer[] = [
   { name: 'stunnel4', payload: 'binary', expect: () => 'server-log' },
   { name: 'gnutls-serv', payload: 'text', expect: alertsOnBareFin },
   { name: 'socat', payload: 'binary', expect: alertsOnBareFin },
-  { name: 'python ssl echo', payload: 'binary', expect: () => 'complete' },
+  // -J on TLS 1.3 has lost the last records before the server's close_notify (exit 111) in 1 run of 5 to 2 of 3.
+  { name: 'python ssl echo', payload: 'binary', expect: () => 'complete', runs: { '-J': 10 } },
 ];
 
 /** The runs of a mode: the half-close cases repeated so that a flake shows. */
@@ -111,7 +114,8 @@ for (const s of SERVERS) {
     for (const mode of ['-s', '-S', '-J'] as const) {
       const expectation = s.expect(version, mode);
       const what = { complete: 'every byte back every time', rule: 'exit 0 only with every byte', 'server-log': 'every byte stunnel sends arrives' }[expectation];
-      test(`${s.name}, TLS ${version}, ${mode}, about 4 MiB each way, ${RUNS[mode]} runs: ${what}`, (t) => echoSeries(t, s, version, mode, RUNS[mode], 'fds'));
+      const runs = s.runs?.[mode] ?? RUNS[mode];
+      test(`${s.name}, TLS ${version}, ${mode}, about 4 MiB each way, ${runs} runs: ${what}`, (t) => echoSeries(t, s, version, mode, runs, 'fds'));
     }
   }
 }
