@@ -66,7 +66,7 @@ export function pipeLoopsBack(info: FdInfo): boolean {
   return false;
 }
 
-const CHUNK = 64 * 1024;
+const CHUNK = 256 * 1024;
 
 export function openReadable(info: FdInfo): Readable {
   switch (info.kind) {
