@@ -3,9 +3,10 @@
 // port where nothing listens, to show a failure coming back as an outcome.
 
 import { spawn } from 'child_process';
-import { createServer } from 'net';
 import { join } from 'path';
 import { DEMO_NAME, startDemoServer } from './server';
+// A port nothing listens on: one the system just gave and took back.
+import { freePort as closedPort } from '../test/helpers/servers';
 
 const EXAMPLE = join(__dirname, '..', 'examples', 'library-example.js');
 
@@ -13,15 +14,6 @@ function run(args: string[]): Promise<number> {
   console.log(`\n$ node dist/examples/library-example.js ${args.join(' ')}`);
   const child = spawn(process.execPath, [EXAMPLE, ...args], { stdio: 'inherit' });
   return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 128)));
-}
-
-/** A port nothing listens on: one the system just gave us and took back. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function main(): Promise<void> {

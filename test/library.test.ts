@@ -6,12 +6,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'child_process';
-import { createServer } from 'net';
 import { join } from 'path';
 import type { TLSSocket } from 'tls';
 import { Pki, Cert } from './helpers/pki';
 import { REPO, cleanEnv } from './helpers/harness';
-import { startTlsServer } from './helpers/servers';
+import { freePort, startTlsServer } from './helpers/servers';
 
 let pki: Pki;
 let root: Cert;
@@ -69,17 +68,9 @@ async function runCaller(network: Record<string, unknown>, cafile = root.certPat
   return { code: r.code, stderr: r.stderr, outcome: JSON.parse(r.stdout) };
 }
 
-/** A port on 127.0.0.1 where nothing listens: one the system just gave and took back. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 test('connection refused, on a socket still connecting and with { host, port }: 111 in words', async () => {
-  const port = await closedPort();
+  // freePort: one the system just gave and took back, where nothing listens.
+  const port = await freePort();
   const refused = `unable to connect to 127.0.0.1 port ${port}: Connection refused`;
   for (const network of [{ connect: { host: '127.0.0.1', port } }, { host: '127.0.0.1', port }]) {
     const { outcome } = await runCaller(network);
@@ -118,14 +109,14 @@ test('a certificate that does not verify: 98; unreadable trust anchors with a so
   } finally {
     await server.close();
   }
-  const port = await closedPort();
+  const port = await freePort();
   const { outcome } = await runCaller({ connect: { host: '127.0.0.1', port } }, '/nonexistent/ca.pem');
   assert.deepEqual(outcome, { exitCode: 111, reason: 'unable to read trust anchors in /nonexistent/ca.pem: No such file or directory', reply: '' });
 });
 
 test('the README example, as a program: a refused connection is an outcome and an exit code, not a crash', async () => {
   const example = join(REPO, 'dist', 'examples', 'library-example.js');
-  const port = await closedPort();
+  const port = await freePort();
   const r = await spawnAndWait([example, '127.0.0.1', String(port), root.certPath, 'server.test']);
   assert.equal(r.code, 111);
   assert.equal(r.stderr, '');
