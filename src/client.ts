@@ -67,6 +67,9 @@ export interface TunnelOutcome {
 
 /** A socket still connecting: its outcome, as an exit code and words, never an 'error' event nobody hears. */
 function connected(socket: Socket): Promise<void> {
+  // One that will never carry a byte would leave the tunnel waiting for ever.
+  if (socket.destroyed) return Promise.reject(new FatalError(EXIT_SYSTEM, 'unable to use the socket: it is closed'));
+  if (!socket.connecting && socket.pending) return Promise.reject(new FatalError(EXIT_SYSTEM, 'unable to use the socket: it is not connected'));
   if (!socket.connecting) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string }): void => {

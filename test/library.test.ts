@@ -38,11 +38,22 @@ const output = new PassThrough();
 let reply = '';
 output.on('data', (c) => (reply += c));
 input.end('hello');
-const net = network.connect ? { socket: connect(network.connect) } : network;
-runTlsClient({ network: net, cleartext: { input, output }, trust: { cafile }, servername: 'server.test' }).then((outcome) => {
+async function networkOf(network) {
+  if (network.connect) return { socket: connect(network.connect) };
+  if (network.closedAfter) {
+    // A socket whose connection failed before the library got it.
+    const socket = connect(network.closedAfter);
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.on('close', resolve));
+    return { socket };
+  }
+  if (network.unconnected) return { socket: new (require('net').Socket)() };
+  return network;
+}
+networkOf(network).then((net) => runTlsClient({ network: net, cleartext: { input, output }, trust: { cafile }, servername: 'server.test' }).then((outcome) => {
   process.stdout.write(JSON.stringify({ exitCode: outcome.exitCode, reason: outcome.reason, reply }));
   setTimeout(() => undefined, 300);
-});
+}));
 `;
 
 interface Caller {
@@ -58,7 +69,14 @@ function spawnAndWait(args: string[], env: Record<string, string> = {}): Promise
   let stderr = '';
   child.stdout.on('data', (c) => (stdout += c));
   child.stderr.on('data', (c) => (stderr += c));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  // A caller left waiting is a failure too: it is killed, and its code says so.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
 }
 
 async function runCaller(network: Record<string, unknown>, cafile = root.certPath): Promise<Caller> {
@@ -76,6 +94,14 @@ test('connection refused, on a socket still connecting and with { host, port }: 
     const { outcome } = await runCaller(network);
     assert.deepEqual(outcome, { exitCode: 111, reason: refused, reply: '' }, JSON.stringify(network));
   }
+});
+
+test('a socket that will never carry a byte (closed, or never connected): 111 at once, not a wait for ever', async () => {
+  const port = await freePort();
+  const closed = await runCaller({ closedAfter: { host: '127.0.0.1', port } });
+  assert.deepEqual(closed.outcome, { exitCode: 111, reason: 'unable to use the socket: it is closed', reply: '' });
+  const unconnected = await runCaller({ unconnected: true });
+  assert.deepEqual(unconnected.outcome, { exitCode: 111, reason: 'unable to use the socket: it is not connected', reply: '' });
 });
 
 test('a name that does not resolve (.invalid): 111, "host not found", never ENOTFOUND', async () => {
