@@ -37,7 +37,7 @@ export const engineExitCodes: readonly HelpRow[] = [
   ['97', 'the TLS engine could not be set up'],
   ['98', 'TLS error: handshake or session failure, handshake timeout, -J violation'],
   ['100', 'wrong usage: bad option, number or operand, missing variable'],
-  ['111', 'system error: bad descriptor, read or write error, unreadable file, connection refused'],
+  ['111', 'system error: bad descriptor, read or write error, unreadable file, connection reset'],
 ];
 
 /** The codes of a program that starts prog after the handshake. */
