@@ -113,6 +113,6 @@ export function helpText(doc: ProgramDoc): string {
     ...section('Environment', doc.environment),
     ...section('Exit codes', doc.exitCodes),
     '',
-    `The manual page says more: man ${doc.name} (or man -l dist/man/${doc.name}.1 in the package).`,
+    ...wrap(`The manual page says more: man ${doc.name} (or man -l dist/man/${doc.name}.1 in the package).`, WIDTH),
   ].join('\n') + '\n';
 }
