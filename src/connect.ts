@@ -3,7 +3,7 @@
 
 import { lookup } from 'dns/promises';
 import { connect as netConnect, isIP, Socket } from 'net';
-import { EXIT_SYSTEM, FatalError, describeSystemError } from './errors';
+import { EXIT_SYSTEM, FatalError, describeConnectError, describeResolverError } from './errors';
 
 export interface ConnectOptions {
   /** 4 or 6 to restrict, 0 for both */
@@ -45,7 +45,7 @@ export async function connectTcp(host: string, port: number, opts: ConnectOption
     try {
       addresses = await lookup(host, { all: true, family: opts.family, verbatim: true });
     } catch (err) {
-      throw new FatalError(EXIT_SYSTEM, `unable to resolve ${host}: ${describeSystemError(err)}`);
+      throw new FatalError(EXIT_SYSTEM, describeResolverError(host, err, opts.family));
     }
   }
   let last: unknown;
@@ -56,5 +56,5 @@ export async function connectTcp(host: string, port: number, opts: ConnectOption
       last = err;
     }
   }
-  throw new FatalError(EXIT_SYSTEM, `unable to connect to ${host} port ${port}: ${describeSystemError(last)}`);
+  throw new FatalError(EXIT_SYSTEM, describeConnectError(host, port, last));
 }

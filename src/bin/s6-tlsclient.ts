@@ -13,6 +13,7 @@ import { runWithProgram } from '../tlsc';
 import { stdioCleartext } from '../network';
 import { runWithEngineProcess } from '../engine-process';
 import { messenger, runProgram } from '../program';
+import { familyEnvironment } from '../help';
 
 const PROG = 's6-tlsclient';
 const USAGE =
@@ -22,13 +23,13 @@ const table: OptionTable = {
   flags: [
     ...sessionFlags,
     ...programFlags,
-    { short: '4', key: 'ipv6', value: false },
-    { short: '6', key: 'ipv6', value: true },
-    { short: 'd', key: 'noDelay', value: true },
-    { short: 'D', key: 'noDelay', value: false },
-    { short: 'H', key: 'noServername', value: true },
+    { short: '4', key: 'ipv6', value: false, help: 'connect over IPv4 only' },
+    { short: '6', key: 'ipv6', value: true, help: 'connect over IPv6 only; default: both, in the resolver\'s order' },
+    { short: 'd', key: 'noDelay', value: true, help: 'set TCP_NODELAY on the connection; default' },
+    { short: 'D', key: 'noDelay', value: false, help: 'do not' },
+    { short: 'H', key: 'noServername', value: true, help: 'no server name: no SNI and no name check (by default host names the server, unless -k)' },
   ],
-  args: [...sessionArgs, { short: 't', key: 'timeout' }],
+  args: [...sessionArgs, { short: 't', key: 'timeout', help: 'each connection attempt must succeed within timeout milliseconds; 0: the system\'s limit (default)' }],
 };
 
 async function main(): Promise<number> {
@@ -73,4 +74,27 @@ function tcpEnvironment(socket: Socket): Record<string, string> {
   };
 }
 
-runProgram(PROG, USAGE, main);
+runProgram(
+  {
+    name: PROG,
+    synopsis: USAGE,
+    summary: 'Connects to host port over TCP, then does what s6-tlsc does over that connection; without prog, the terminal talks to the server: stdin to it, its answer to stdout.',
+    table,
+    operands: [
+      ['host', 'the server: a name (resolved, and the server name unless -k or -H) or an IP address'],
+      ['port', 'its TCP port'],
+      ['prog...', 'the program to run over the connection, as with s6-tlsc; PROTO, TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP and TCPLOCALPORT are added to its environment'],
+    ],
+    environment: familyEnvironment,
+    exitCodes: [
+      ['prog\'s code', 'with prog: its exit code once it ran (128 + the signal number if it was killed)'],
+      ['0', 'without prog: the connection ended normally'],
+      ['96', 'bad trust anchors, key or certificate'],
+      ['97', 'the TLS engine could not be set up'],
+      ['98', 'TLS error in the handshake (prog is then not started) or, without prog, in the session'],
+      ['100', 'wrong usage: bad option, number or operand, missing variable'],
+      ['111', 'system error: host not found, connection refused or timed out, read or write error, prog cannot be started'],
+    ],
+  },
+  main,
+);
