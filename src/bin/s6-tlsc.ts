@@ -7,7 +7,7 @@ import { UsageError } from '../errors';
 import { prepareEngine } from '../engine';
 import { isRoot, willDrop } from '../privileges';
 import { networkFromFds } from '../network';
-import { runWithProgram } from '../tlsc';
+import { programPipes, runWithProgram } from '../tlsc';
 import { runWithEngineProcess } from '../engine-process';
 import { messenger, runProgram } from '../program';
 
@@ -31,14 +31,18 @@ async function main(): Promise<number> {
   if (rfd < 3 || wfd < 3 || rfd === wfd) throw new UsageError('rfd and wfd must be 3 or more, and different', true);
   const config = engineConfigFrom(flags, values, process.env, isRoot());
   const launch = { argv: operands, rfd, wfd, keepTlsConfig: flags.keepTlsConfig ?? false };
+  // Made while the credentials load.
+  const pipes = programPipes();
+  pipes.catch(() => undefined);
   // Root dropping privileges: the engine drops in a process of its own, and
   // prog keeps the caller's identity, as with the C original.
   if (willDrop(config.drop)) {
-    return runWithEngineProcess({ rfd, wfd }, optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values), launch);
+    return runWithEngineProcess({ rfd, wfd }, optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values), launch, await pipes);
   }
   const say = messenger(PROG, config.verbosity);
   const engine = prepareEngine(config, say);
-  return runWithProgram(networkFromFds(rfd, wfd), engine, launch, say);
+  const network = networkFromFds(rfd, wfd);
+  return runWithProgram(network, engine, launch, await pipes, say);
 }
 
 runProgram(PROG, USAGE, main);

@@ -9,7 +9,7 @@ import { isRoot, willDrop } from '../privileges';
 import { connectTcp } from '../connect';
 import type { Socket } from 'net';
 import { runTunnel } from '../tunnel';
-import { runWithProgram } from '../tlsc';
+import { programPipes, runWithProgram } from '../tlsc';
 import { stdioCleartext } from '../network';
 import { runWithEngineProcess } from '../engine-process';
 import { messenger, runProgram } from '../program';
@@ -44,23 +44,26 @@ async function main(): Promise<number> {
   if (flags.noServername && !values.servername) config.servername = undefined;
   const family = flags.ipv6 === undefined ? 0 : flags.ipv6 ? 6 : 4;
   const connect = () => connectTcp(host, port, { family, timeoutMs, noDelay: flags.noDelay ?? true });
+  // Made while the credentials load and the connection opens.
+  const pipes = prog.length > 0 ? programPipes() : undefined;
+  pipes?.catch(() => undefined);
   // Root dropping privileges with a program to run: the engine drops in a
   // process of its own, prog keeps the caller's identity (as in C).
   if (prog.length > 0 && willDrop(config.drop)) {
     const socket = await connect();
     const engineOptions = optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values);
     if (config.servername && !values.servername) engineOptions.push(`--servername=${host}`);
-    return runWithEngineProcess({ socket }, engineOptions, { argv: prog, rfd: 6, wfd: 7, keepTlsConfig: flags.keepTlsConfig ?? false, extraEnv: tcpEnvironment(socket) });
+    return runWithEngineProcess({ socket }, engineOptions, { argv: prog, rfd: 6, wfd: 7, keepTlsConfig: flags.keepTlsConfig ?? false, extraEnv: tcpEnvironment(socket) }, await pipes!);
   }
   const say = messenger(PROG, config.verbosity);
   const engine = prepareEngine(config, say);
   const socket = await connect();
   const network = { kind: 'socket' as const, socket };
-  if (prog.length === 0) {
+  if (!pipes) {
     await runTunnel({ network, cleartext: stdioCleartext() }, engine);
     return 0;
   }
-  return runWithProgram(network, engine, { argv: prog, rfd: 6, wfd: 7, keepTlsConfig: flags.keepTlsConfig ?? false, extraEnv: tcpEnvironment(socket) }, say);
+  return runWithProgram(network, engine, { argv: prog, rfd: 6, wfd: 7, keepTlsConfig: flags.keepTlsConfig ?? false, extraEnv: tcpEnvironment(socket) }, await pipes, say);
 }
 
 function tcpEnvironment(socket: Socket): Record<string, string> {
