@@ -9,7 +9,7 @@ import { buildSync } from 'esbuild';
 import { join } from 'path';
 
 const root = join(__dirname, '..', '..');
-const programs = ['s6-tlsc-io', 's6-tlsc', 's6-tlsclient'];
+const programs = ['s6-tlsc-io', 's6-tlsc', 's6-tlsclient', 's6-ucspitlsc'];
 
 for (const name of programs) {
   buildSync({

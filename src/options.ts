@@ -12,6 +12,8 @@ export interface FlagSpec {
   key: string;
   /** the value the key takes when this flag is seen (last one wins) */
   value: boolean;
+  /** one line for --help */
+  help?: string;
 }
 
 export interface ArgSpec {
@@ -22,6 +24,8 @@ export interface ArgSpec {
   key: string;
   /** repeatable options collect every value; others keep the last one */
   repeatable?: boolean;
+  /** one line for --help */
+  help?: string;
 }
 
 export interface OptionTable {
