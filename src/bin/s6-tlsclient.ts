@@ -13,6 +13,8 @@ import { programPipes, runWithProgram } from '../tlsc';
 import { stdioCleartext } from '../network';
 import { runWithEngineProcess } from '../engine-process';
 import { messenger, runProgram } from '../program';
+import { startTls, starttlsProtocol } from '../starttls';
+import { hostname } from 'os';
 
 const PROG = 's6-tlsclient';
 const USAGE =
@@ -28,7 +30,7 @@ const table: OptionTable = {
     { short: 'D', key: 'noDelay', value: false },
     { short: 'H', key: 'noServername', value: true },
   ],
-  args: [...sessionArgs, { short: 't', key: 'timeout' }],
+  args: [...sessionArgs, { short: 't', key: 'timeout' }, { long: 'starttls', key: 'starttls' }, { short: 'l', key: 'localname' }],
 };
 
 async function main(): Promise<number> {
@@ -43,7 +45,14 @@ async function main(): Promise<number> {
   if (!config.servername && !flags.noServername) config.servername = parseServerName(host);
   if (flags.noServername && !values.servername) config.servername = undefined;
   const family = flags.ipv6 === undefined ? 0 : flags.ipv6 ? 6 : 4;
-  const connect = () => connectTcp(host, port, { family, timeoutMs, noDelay: flags.noDelay ?? true });
+  const starttls = values.starttls ? starttlsProtocol(values.starttls[0]) : undefined;
+  const say = messenger(PROG, config.verbosity);
+  const serverName = config.servername?.kind === 'dns' ? config.servername.name : host;
+  const connect = async (): Promise<Socket> => {
+    const socket = await connectTcp(host, port, { family, timeoutMs, noDelay: flags.noDelay ?? true });
+    if (starttls) await startTls(socket, starttls, { helloName: values.localname?.[0] ?? hostname(), serverName }, (line) => say.info(line));
+    return socket;
+  };
   // Made while the credentials load and the connection opens.
   const pipes = prog.length > 0 ? programPipes() : undefined;
   pipes?.catch(() => undefined);
@@ -55,7 +64,6 @@ async function main(): Promise<number> {
     if (config.servername && !values.servername) engineOptions.push(`--servername=${host}`);
     return runWithEngineProcess({ socket }, engineOptions, { argv: prog, rfd: 6, wfd: 7, keepTlsConfig: flags.keepTlsConfig ?? false, extraEnv: tcpEnvironment(socket) }, await pipes!);
   }
-  const say = messenger(PROG, config.verbosity);
   const engine = prepareEngine(config, say);
   const socket = await connect();
   const network = { kind: 'socket' as const, socket };

@@ -1,7 +1,8 @@
 // A real SMTP or LMTP server with STARTTLS: Python's aiosmtpd (Debian's
 // python3-aiosmtpd, run by /usr/bin/python3) on 127.0.0.1 with a throwaway
 // certificate. Every message it accepts comes back as one JSON line saying
-// whether the session was under TLS.
+// whether the session was under TLS. LMTP does not require STARTTLS
+// (aiosmtpd's require_starttls refuses LHLO itself), it only offers it.
 
 import { spawn, ChildProcess } from 'child_process';
 import { createInterface } from 'readline';
@@ -27,7 +28,7 @@ async def main():
     cls = LMTP if kind == 'lmtp' else SMTP
     loop = asyncio.get_running_loop()
     srv = await loop.create_server(lambda: cls(Handler(), hostname='mail.test', tls_context=ctx,
-                                               require_starttls=ctx is not None), '127.0.0.1', 0)
+                                               require_starttls=ctx is not None and kind == 'smtp'), '127.0.0.1', 0)
     print(json.dumps({'port': srv.sockets[0].getsockname()[1]}), flush=True)
     await srv.serve_forever()
 asyncio.run(main())
