@@ -4,7 +4,7 @@
 // this process stays as the tunnel and the parent: it forwards signals and
 // exits with the program's code.
 
-import { execFile, spawn, ChildProcess, StdioOptions } from 'child_process';
+import { execFileSync, spawn, ChildProcess, StdioOptions } from 'child_process';
 import { closeSync, mkdtempSync, openSync, rmSync } from 'fs';
 import { constants, tmpdir } from 'os';
 import { join } from 'path';
@@ -53,17 +53,16 @@ export interface PipeEnds {
  * pipe(2): spawn's 'pipe' is a socket pair. A FIFO opened end by end gives
  * the two open file descriptions of a pipe (prog's stays blocking when ours
  * becomes a non-blocking libuv stream); one `mkfifo` run makes them all,
- * asynchronously so that it overlaps the connection and the handshake, and
- * the names are unlinked before anyone else can open them (mode 600 in a
- * mode 700 directory).
+ * and the names are unlinked before anyone else can open them (mode 600 in
+ * a mode 700 directory). Synchronous: a spawn blocks this thread until the
+ * child has exec'd anyway, and callers run it where the wait overlaps the
+ * server's (see runWithProgram).
  */
-export async function makePipes(count: number): Promise<PipeEnds[]> {
+export function makePipes(count: number): PipeEnds[] {
   const dir = mkdtempSync(join(tmpdir(), 's6-tlsc-'));
   try {
     const paths = Array.from({ length: count }, (_, i) => join(dir, `p${i}`));
-    await new Promise<void>((resolve, reject) =>
-      execFile('mkfifo', ['-m', '600', ...paths], (err, _out, stderr) => (err ? reject(new Error(String(stderr).trim() || err.message)) : resolve())),
-    );
+    execFileSync('mkfifo', ['-m', '600', ...paths], { stdio: ['ignore', 'ignore', 'pipe'] });
     return paths.map((path) => {
       // O_RDWR first, so that neither single-direction open blocks.
       const both = openSync(path, 'r+');
@@ -73,7 +72,8 @@ export async function makePipes(count: number): Promise<PipeEnds[]> {
       return { read, write };
     });
   } catch (err) {
-    throw new FatalError(EXIT_SYSTEM, `unable to create pipes: ${describeSystemError(err)}`);
+    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new FatalError(EXIT_SYSTEM, `unable to create pipes: ${stderr || describeSystemError(err)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

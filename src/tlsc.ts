@@ -28,8 +28,8 @@ export interface ProgramPipes {
   fromProgram: PipeEnds;
 }
 
-export async function programPipes(): Promise<ProgramPipes> {
-  const [toProgram, fromProgram] = await makePipes(2);
+export function programPipes(): ProgramPipes {
+  const [toProgram, fromProgram] = makePipes(2);
   return { toProgram, fromProgram };
 }
 
@@ -100,9 +100,13 @@ export async function runWithProgram(
   network: NetworkSide,
   engine: TunnelOptions,
   launch: ProgramLaunch,
-  pipes: ProgramPipes,
   say: Messenger,
 ): Promise<number> {
+  // The pipes are made once our ClientHello is out, while the server works
+  // on its answer (making them blocks this thread for a process spawn), or
+  // at the latest when the handshake is done.
+  let madePipes: ProgramPipes | undefined;
+  const pipes = (): ProgramPipes => (madePipes ??= programPipes());
   let program: RunningProgram | undefined;
   let cleartext: Cleartext | undefined;
   let report: ConnectionReport | undefined;
@@ -116,18 +120,32 @@ export async function runWithProgram(
       network,
       cleartext: () => {
         const env = programEnvironment(process.env, report as ConnectionReport, launch.keepTlsConfig, launch.extraEnv);
-        cleartext = engineSideOf(pipes, launch.argv[0], launch.rfd, launch.wfd);
-        program = startOnPipes(launch, env, pipes);
+        cleartext = engineSideOf(pipes(), launch.argv[0], launch.rfd, launch.wfd);
+        program = startOnPipes(launch, env, pipes());
         started(program);
         return cleartext;
       },
     },
-    { ...engine, onHandshake: (r) => (report = r), onWriteSideClosed: writeSideClosed },
+    {
+      ...engine,
+      onSocket: (socket) => {
+        engine.onSocket?.(socket);
+        setImmediate(() => {
+          try {
+            pipes();
+          } catch {
+            // said again, as a fatal error, when the handshake needs them
+          }
+        });
+      },
+      onHandshake: (r) => (report = r),
+      onWriteSideClosed: writeSideClosed,
+    },
   );
   // A failed handshake ends here with the engine's code.
   const first = await Promise.race([programStarted, tunnel.then(() => programStarted, (err: unknown) => {
     if (!program) {
-      closePipes(pipes);
+      if (madePipes) closePipes(madePipes);
       throw err;
     }
     return programStarted;

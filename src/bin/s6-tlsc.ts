@@ -31,18 +31,15 @@ async function main(): Promise<number> {
   if (rfd < 3 || wfd < 3 || rfd === wfd) throw new UsageError('rfd and wfd must be 3 or more, and different', true);
   const config = engineConfigFrom(flags, values, process.env, isRoot());
   const launch = { argv: operands, rfd, wfd, keepTlsConfig: flags.keepTlsConfig ?? false };
-  // Made while the credentials load.
-  const pipes = programPipes();
-  pipes.catch(() => undefined);
   // Root dropping privileges: the engine drops in a process of its own, and
   // prog keeps the caller's identity, as with the C original.
   if (willDrop(config.drop)) {
-    return runWithEngineProcess({ rfd, wfd }, optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values), launch, await pipes);
+    return runWithEngineProcess({ rfd, wfd }, optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values), launch, programPipes());
   }
   const say = messenger(PROG, config.verbosity);
   const engine = prepareEngine(config, say);
   const network = networkFromFds(rfd, wfd);
-  return runWithProgram(network, engine, launch, await pipes, say);
+  return runWithProgram(network, engine, launch, say);
 }
 
 runProgram(PROG, USAGE, main);

@@ -53,25 +53,22 @@ async function main(): Promise<number> {
     if (starttls) await startTls(socket, starttls, { helloName: values.localname?.[0] ?? hostname(), serverName }, (line) => say.info(line));
     return socket;
   };
-  // Made while the credentials load and the connection opens.
-  const pipes = prog.length > 0 ? programPipes() : undefined;
-  pipes?.catch(() => undefined);
   // Root dropping privileges with a program to run: the engine drops in a
   // process of its own, prog keeps the caller's identity (as in C).
   if (prog.length > 0 && willDrop(config.drop)) {
     const socket = await connect();
     const engineOptions = optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values);
     if (config.servername && !values.servername) engineOptions.push(`--servername=${host}`);
-    return runWithEngineProcess({ socket }, engineOptions, { argv: prog, rfd: 6, wfd: 7, keepTlsConfig: flags.keepTlsConfig ?? false, extraEnv: tcpEnvironment(socket) }, await pipes!);
+    return runWithEngineProcess({ socket }, engineOptions, { argv: prog, rfd: 6, wfd: 7, keepTlsConfig: flags.keepTlsConfig ?? false, extraEnv: tcpEnvironment(socket) }, programPipes());
   }
   const engine = prepareEngine(config, say);
   const socket = await connect();
   const network = { kind: 'socket' as const, socket };
-  if (!pipes) {
+  if (prog.length === 0) {
     await runTunnel({ network, cleartext: stdioCleartext() }, engine);
     return 0;
   }
-  return runWithProgram(network, engine, { argv: prog, rfd: 6, wfd: 7, keepTlsConfig: flags.keepTlsConfig ?? false, extraEnv: tcpEnvironment(socket) }, await pipes, say);
+  return runWithProgram(network, engine, { argv: prog, rfd: 6, wfd: 7, keepTlsConfig: flags.keepTlsConfig ?? false, extraEnv: tcpEnvironment(socket) }, say);
 }
 
 function tcpEnvironment(socket: Socket): Record<string, string> {

@@ -66,8 +66,6 @@ async function main(): Promise<number> {
   const say = messenger(PROG, config.verbosity);
   inspectFd(rfd, 'rfd');
   inspectFd(wfd, 'wfd');
-  const pipes = programPipes();
-  pipes.catch(() => undefined);
   // Root dropping privileges: the engine will drop in a process of its own;
   // this one keeps the caller's identity for prog. Otherwise the
   // credentials load now, so that a bad one fails before prog starts.
@@ -78,7 +76,7 @@ async function main(): Promise<number> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (!flags.keepTlsConfig) for (const name of TLS_CONFIG_VARIABLES) delete env[name];
   Object.assign(env, { SSLCTLFD: String(ctlFd), SSLREADFD: String(readFd), SSLWRITEFD: String(writeFd) });
-  const ends = await pipes;
+  const ends = programPipes();
   const program = startOnPipes({ argv: operands, rfd: readFd, wfd: writeFd }, env, ends, { [rfd]: rfd, [wfd]: wfd, [ctlFd]: 'pipe' });
   const ctl = program.child.stdio[ctlFd] as Socket;
 

@@ -70,11 +70,18 @@ if mode in ('Y', 'failing'):
     log['report'] = report.hex()
 if mode == 'failing':
     log['events'].append('SSLREADFD: %r' % os.read(rd, 100))
-    try:
-        os.write(wr, b'EHLO client.test\r\n')
-        log['events'].append('write accepted')
-    except BrokenPipeError:
-        log['events'].append('write failed: EPIPE')
+    # Our side closes both pipes on the failure, the write one maybe a moment
+    # after prog saw EOF: writes must start failing, within 10 s.
+    import time
+    outcome = 'writes accepted for 10 s'
+    for _ in range(1000):
+        try:
+            os.write(wr, b'EHLO client.test\r\n')
+        except BrokenPipeError:
+            outcome = 'write failed: EPIPE'
+            break
+        time.sleep(0.01)
+    log['events'].append(outcome)
     save(); sys.exit(code)
 tls = reader(rd, log['tls'])
 send(wr, 'EHLO client.test')
