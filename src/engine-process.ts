@@ -84,6 +84,6 @@ export async function runWithEngineProcess(network: EngineNetwork, engineOptions
     closePipes(pipes);
     return engine.exited;
   }
-  const env = programEnvironment(process.env, decodeNotification(notification), launch.keepTlsConfig, launch.extraEnv);
+  const env = programEnvironment(process.env, decodeNotification(notification), launch.keepTlsConfig, await launch.extraEnv);
   return startOnPipes(launch, env, pipes).exited;
 }

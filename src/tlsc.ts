@@ -18,8 +18,11 @@ export interface ProgramLaunch {
   wfd: number;
   /** -Z: the program keeps CADIR, CAFILE, ... */
   keepTlsConfig: boolean;
-  /** more variables (PROTO, TCPREMOTEIP, ...) */
-  extraEnv?: Record<string, string>;
+  /**
+   * more variables (PROTO, TCPREMOTEIP, ...), or their promise (name
+   * lookups that run during the handshake: prog starts once they are done)
+   */
+  extraEnv?: Record<string, string> | Promise<Record<string, string>>;
 }
 
 /** prog's two pipes: it reads `toProgram.read`, it writes `fromProgram.write`. */
@@ -113,17 +116,34 @@ export async function runWithProgram(
   let writeSideClosed!: () => void;
   const flushed = new Promise<void>((resolve) => (writeSideClosed = resolve));
   let started!: (p: RunningProgram) => void;
-  const programStarted = new Promise<RunningProgram>((resolve) => (started = resolve));
+  let startFailed!: (err: unknown) => void;
+  const programStarted = new Promise<RunningProgram>((resolve, reject) => {
+    started = resolve;
+    startFailed = reject;
+  });
 
   const tunnel = runTunnel(
     {
       network,
       cleartext: () => {
-        const env = programEnvironment(process.env, report as ConnectionReport, launch.keepTlsConfig, launch.extraEnv);
-        cleartext = engineSideOf(pipes(), launch.argv[0], launch.rfd, launch.wfd);
-        program = startOnPipes(launch, env, pipes());
-        started(program);
-        return cleartext;
+        const side = engineSideOf(pipes(), launch.argv[0], launch.rfd, launch.wfd);
+        cleartext = side;
+        const start = (extra: Record<string, string> | undefined): void => {
+          const env = programEnvironment(process.env, report as ConnectionReport, launch.keepTlsConfig, extra);
+          program = startOnPipes(launch, env, pipes());
+          started(program);
+        };
+        if (!(launch.extraEnv instanceof Promise)) {
+          start(launch.extraEnv);
+          return side;
+        }
+        // What the server sends meanwhile waits in prog's pipe.
+        launch.extraEnv.then(start).catch((err: unknown) => {
+          side.input.destroy();
+          side.output.destroy();
+          startFailed(err);
+        });
+        return side;
       },
     },
     {
