@@ -293,3 +293,27 @@ test('--starttls with an unknown protocol is a usage error (100) before connecti
   assert.equal(r.code, 100);
   assert.match(r.stderr, /^s6-tlsclient: fatal: starttls must be one of smtp, lmtp, imap, pop3, ftp, xmpp, postgres, nntp\n$/);
 });
+
+test('smtp without prog (the terminal after STARTTLS), and as root with TLS_UID/TLS_GID (engine in its own process)', async () => {
+  const smtp = await startMailServer('smtp', leaf);
+  try {
+    const terminal = await runCommand(TLSCLIENT, ['--starttls=smtp', '-k', 'mail.test', '127.0.0.1', String(smtp.port)], { CAFILE: root.certPath }, 'EHLO client.test\r\nQUIT\r\n');
+    assert.equal(terminal.code, 0, terminal.stderr);
+    assert.equal(terminal.stdout, '250-mail.test\r\n250-SIZE 33554432\r\n250-8BITMIME\r\n250-AUTH LOGIN PLAIN\r\n250 HELP\r\n221 Bye\r\n');
+    assert.equal(process.getuid?.(), 0, 'the test suite runs as root (CI does)');
+    const n = ++counter;
+    const input = pki.path(`cmd${n}`);
+    const output = pki.path(`out${n}`);
+    writeFileSync(input, 'EHLO client.test\r\nQUIT\r\n');
+    const dropped = await runCommand(
+      TLSCLIENT,
+      ['--starttls=smtp', '-k', 'mail.test', '127.0.0.1', String(smtp.port), 'sh', '-c', 'id -u >&2; cat "$1" >&7; exec cat <&6 > "$2"', 'sh', input, output],
+      { CAFILE: root.certPath, TLS_UID: '65534', TLS_GID: '65534' },
+    );
+    assert.equal(dropped.code, 0, dropped.stderr);
+    assert.equal(dropped.stderr, '0\n');
+    assert.equal(readFileSync(output, 'utf8'), '250-mail.test\r\n250-SIZE 33554432\r\n250-8BITMIME\r\n250-AUTH LOGIN PLAIN\r\n250 HELP\r\n221 Bye\r\n');
+  } finally {
+    await smtp.close();
+  }
+});
