@@ -5,7 +5,7 @@
 // exits with the program's code.
 
 import { execFileSync, spawn, ChildProcess, StdioOptions } from 'child_process';
-import { closeSync, mkdtempSync, openSync, rmSync } from 'fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'fs';
 import { constants, tmpdir } from 'os';
 import { join } from 'path';
 import { finishWritable, inspectFd, openReadable, openWritable } from './fds';
@@ -58,11 +58,14 @@ export interface PipeEnds {
  * child has exec'd anyway, and callers run it where the wait overlaps the
  * server's (see runWithProgram).
  */
+// Where coreutils puts it, so that no PATH search is paid per connection.
+const MKFIFO = ['/usr/bin/mkfifo', '/bin/mkfifo'].find((p) => existsSync(p)) ?? 'mkfifo';
+
 export function makePipes(count: number): PipeEnds[] {
   const dir = mkdtempSync(join(tmpdir(), 's6-tlsc-'));
   try {
     const paths = Array.from({ length: count }, (_, i) => join(dir, `p${i}`));
-    execFileSync('mkfifo', ['-m', '600', ...paths], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(MKFIFO, ['-m', '600', ...paths], { stdio: 'ignore' });
     return paths.map((path) => {
       // O_RDWR first, so that neither single-direction open blocks.
       const both = openSync(path, 'r+');
@@ -72,8 +75,8 @@ export function makePipes(count: number): PipeEnds[] {
       return { read, write };
     });
   } catch (err) {
-    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new FatalError(EXIT_SYSTEM, `unable to create pipes: ${stderr || describeSystemError(err)}`);
+    const status = (err as { status?: number | null }).status;
+    throw new FatalError(EXIT_SYSTEM, `unable to create pipes: ${typeof status === 'number' ? `mkfifo exited with ${status}` : describeSystemError(err)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
