@@ -10,7 +10,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { Pki, Cert } from './helpers/pki';
-import { REPO, runCommand } from './helpers/harness';
+import { REPO, cleanEnv, runCommand } from './helpers/harness';
+import { spawn } from 'child_process';
+import { once } from 'events';
 import { startMailServer } from './helpers/mailserver';
 import { startDovecot, startPostgres, startProsody, startVsftpd } from './helpers/realservers';
 import { startScriptedServer, Conversation } from './helpers/scripted';
@@ -297,7 +299,19 @@ test('--starttls with an unknown protocol is a usage error (100) before connecti
 test('smtp without prog (the terminal after STARTTLS), and as root with TLS_UID/TLS_GID (engine in its own process)', async () => {
   const smtp = await startMailServer('smtp', leaf);
   try {
-    const terminal = await runCommand(TLSCLIENT, ['--starttls=smtp', '-k', 'mail.test', '127.0.0.1', String(smtp.port)], { CAFILE: root.certPath }, 'EHLO client.test\r\nQUIT\r\n');
+    // stdin stays open until the server has answered QUIT: an early EOF
+    // would be a TLS close that the server may answer by hanging up.
+    const child = spawn(TLSCLIENT, ['--starttls=smtp', '-k', 'mail.test', '127.0.0.1', String(smtp.port)], { env: cleanEnv({ CAFILE: root.certPath }) });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+      if (stdout.includes('221 ')) child.stdin.end();
+    });
+    child.stdin.write('EHLO client.test\r\nQUIT\r\n');
+    const [code] = (await once(child, 'exit')) as [number];
+    const terminal = { code, stdout, stderr };
     assert.equal(terminal.code, 0, terminal.stderr);
     assert.equal(terminal.stdout, '250-mail.test\r\n250-SIZE 33554432\r\n250-8BITMIME\r\n250-AUTH LOGIN PLAIN\r\n250 HELP\r\n221 Bye\r\n');
     assert.equal(process.getuid?.(), 0, 'the test suite runs as root (CI does)');
@@ -313,6 +327,32 @@ test('smtp without prog (the terminal after STARTTLS), and as root with TLS_UID/
     assert.equal(dropped.code, 0, dropped.stderr);
     assert.equal(dropped.stderr, '0\n');
     assert.equal(readFileSync(output, 'utf8'), '250-mail.test\r\n250-SIZE 33554432\r\n250-8BITMIME\r\n250-AUTH LOGIN PLAIN\r\n250 HELP\r\n221 Bye\r\n');
+  } finally {
+    await smtp.close();
+  }
+});
+
+test('the library: startTls() on a connected socket, then runTlsClient() over it, against aiosmtpd', async () => {
+  const { connect } = await import('net');
+  const { PassThrough } = await import('stream');
+  const { startTls, runTlsClient } = await import('../src/index');
+  const smtp = await startMailServer('smtp', leaf);
+  try {
+    const socket = connect({ host: '127.0.0.1', port: smtp.port });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const dialogue: string[] = [];
+    await startTls(socket, 'smtp', { helloName: 'lib.test', serverName: 'mail.test' }, (line) => dialogue.push(line));
+    assert.equal(dialogue[1], 'C: EHLO lib.test');
+    assert.equal(dialogue.at(-1), 'S: 220 Ready to start TLS');
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let received = '';
+    output.on('data', (c: Buffer) => (received += c.toString()));
+    input.end('EHLO lib.test\r\nQUIT\r\n');
+    const outcome = await runTlsClient({ network: { socket }, cleartext: { input, output }, trust: { cafile: root.certPath }, servername: 'mail.test' });
+    assert.equal(outcome.exitCode, 0, outcome.reason);
+    assert.equal(received, '250-mail.test\r\n250-SIZE 33554432\r\n250-8BITMIME\r\n250-AUTH LOGIN PLAIN\r\n250 HELP\r\n221 Bye\r\n');
+    assert.equal(outcome.report?.protocol, 'TLSv1.3');
   } finally {
     await smtp.close();
   }
