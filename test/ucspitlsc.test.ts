@@ -35,6 +35,8 @@ interface Transcript {
   tls: string[];
   report: string | null;
   events: string[];
+  uid?: number;
+  siblings?: string[][];
 }
 
 /** Runs the application as users would: tcpclient (ucspi-tcp) -> s6-ucspitlsc -> app, with blocking descriptors. */
@@ -57,6 +59,8 @@ test('an application written for the C s6-ucspitlsc: SMTP in cleartext on 6/7, S
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
   assert.deepEqual(t.events, ["after QUIT: b''"]);
+  // One process for s6-ucspitlsc and its TLS side: prog has no sibling.
+  assert.deepEqual(t.siblings, []);
   assert.match(t.cleartext[0], /^220 mail\.test /);
   assert.ok(t.cleartext.includes('250-STARTTLS'), t.cleartext.join('|'));
   assert.equal(t.cleartext.at(-1), '220 Ready to start TLS');
@@ -146,6 +150,8 @@ test('as root with TLS_UID/TLS_GID: the TLS side drops privileges, prog keeps th
   assert.equal(r.code, 0, r.stderr);
   assert.equal(t.tls.at(-1), '221 Bye');
   assert.match(Buffer.from(t.report ?? '', 'hex').toString(), /^SSL_PROTOCOL=TLSv1\.3\0/);
+  assert.equal(t.uid, 0);
+  assert.deepEqual(t.siblings, [['65534', '65534', '65534', '65534']]);
   assert.equal((await delivered).tls, true);
 });
 

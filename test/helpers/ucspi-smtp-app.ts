@@ -68,6 +68,16 @@ if mode in ('Y', 'failing'):
         if not chunk: break
         report += chunk
     log['report'] = report.hex()
+    # Who runs what: this program's uid, and that of the other processes
+    # its parent started (the TLS side, when it runs apart).
+    log['uid'] = os.getuid()
+    log['siblings'] = []
+    ppid = os.getppid()
+    for task in os.listdir('/proc/%d/task' % ppid):
+        for pid in open('/proc/%d/task/%s/children' % (ppid, task)).read().split():
+            if int(pid) != os.getpid():
+                for line in open('/proc/%s/status' % pid):
+                    if line.startswith('Uid:'): log['siblings'].append(line.split()[1:])
 if mode == 'failing':
     log['events'].append('SSLREADFD: %r' % os.read(rd, 100))
     # Our side closes both pipes on the failure, the write one maybe a moment
