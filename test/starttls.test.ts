@@ -290,6 +290,20 @@ test('other refusals: imap NO, pop3 -ERR, ftp 500, xmpp failure, postgres N, nnt
   }
 });
 
+test('-K bounds the prelude too: a server that never greets ends with 98', async () => {
+  const server = await startScriptedServer(async (c) => {
+    await c.line().catch(() => undefined);
+  });
+  try {
+    const r = await throughTunnel('smtp', server.port, 'QUIT\r\n', ['-K', '300']);
+    assert.equal(r.code, 98);
+    assert.equal(r.stderr, 's6-tlsclient: fatal: smtp server: no STARTTLS answer within 300 ms\n');
+    assert.equal(r.ran, false);
+  } finally {
+    await server.close();
+  }
+});
+
 test('--starttls with an unknown protocol is a usage error (100) before connecting', async () => {
   const r = await runCommand(TLSCLIENT, ['--starttls=gopher', '127.0.0.1', '1', 'true'], { CAFILE: root.certPath });
   assert.equal(r.code, 100);

@@ -127,7 +127,7 @@ async function main(): Promise<number> {
       localPort,
     });
     say.info(`connected to ${socket.remoteAddress} port ${socket.remotePort}`);
-    if (starttls) await startTls(socket, starttls, { helloName: localName ?? hostname(), serverName }, (line) => say.info(line));
+    if (starttls) await startTls(socket, starttls, { helloName: localName ?? hostname(), serverName }, (line) => say.info(line), config.handshakeTimeoutMs);
     return socket;
   };
   // prog sees only the TCP variables of this connection.

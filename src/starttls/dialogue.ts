@@ -96,6 +96,12 @@ export class Dialogue {
     this.socket.write(text);
   }
 
+  /** Ends the dialogue with `err` at the next read (or the current one). */
+  fail(err: Error): void {
+    this.failure ??= err;
+    this.wake?.();
+  }
+
   /** Stops reading: the socket is paused, for TLS or to be closed. */
   release(): void {
     this.socket.removeListener('data', this.onData);
