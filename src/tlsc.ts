@@ -111,6 +111,8 @@ export async function runWithProgram(
   let madePipes: ProgramPipes | undefined;
   const pipes = (): ProgramPipes => (madePipes ??= programPipes());
   let program: RunningProgram | undefined;
+  /** the session failed before prog could start: it never will */
+  let abandoned = false;
   let cleartext: Cleartext | undefined;
   let report: ConnectionReport | undefined;
   let writeSideClosed!: () => void;
@@ -129,6 +131,7 @@ export async function runWithProgram(
         const side = engineSideOf(pipes(), launch.argv[0], launch.rfd, launch.wfd);
         cleartext = side;
         const start = (extra: Record<string, string> | undefined): void => {
+          if (abandoned) return;
           const env = programEnvironment(process.env, report as ConnectionReport, launch.keepTlsConfig, extra);
           program = startOnPipes(launch, env, pipes());
           started(program);
@@ -165,6 +168,7 @@ export async function runWithProgram(
   // A failed handshake ends here with the engine's code.
   const first = await Promise.race([programStarted, tunnel.then(() => programStarted, (err: unknown) => {
     if (!program) {
+      abandoned = true;
       if (madePipes) closePipes(madePipes);
       throw err;
     }

@@ -105,8 +105,15 @@ async function main(): Promise<number> {
 
   if (!engine) {
     const engineOptions = optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values);
-    const child = startEngineProcess({ rfd, wfd }, engineOptions, ends);
-    child.notification.then(reportTo, () => ctl.destroy());
+    try {
+      const child = startEngineProcess({ rfd, wfd }, engineOptions, ends);
+      child.notification.then(reportTo, () => ctl.destroy());
+    } catch (err) {
+      // prog goes on without TLS: it sees EOF on its pipes.
+      fatalLine(err instanceof Error ? err.message : String(err));
+      ctl.destroy();
+      closePipes(ends);
+    }
     return program.exited;
   }
   let writeSideClosed!: () => void;
