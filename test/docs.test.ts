@@ -8,7 +8,7 @@ import { dirname, join, resolve, sep } from 'path';
 import { spawnSync } from 'child_process';
 import { REPO } from './helpers/harness';
 
-for (const prog of ['s6-tlsc-io', 's6-tlsc', 's6-tlsclient']) {
+for (const prog of ['s6-tlsc-io', 's6-tlsc', 's6-tlsclient', 's6-ucspitlsc']) {
   test(`${prog}: the synopsis its usage line prints is the one its manual page and the README show`, () => {
     const r = spawnSync(join(REPO, 'bin', prog), [], { encoding: 'utf8', env: { PATH: process.env.PATH } });
     assert.equal(r.status, 100);
@@ -17,7 +17,7 @@ for (const prog of ['s6-tlsc-io', 's6-tlsc', 's6-tlsclient']) {
     assert.ok(m, r.stderr);
     const usage = m[1];
     assert.ok(readFileSync(join(REPO, 'doc', `${prog}.md`), 'utf8').includes(`    ${usage}\n`), `doc/${prog}.md shows: ${usage}`);
-    if (prog !== 's6-tlsclient') assert.ok(readFileSync(join(REPO, 'README.md'), 'utf8').includes(usage), `README shows: ${usage}`);
+    assert.ok(readFileSync(join(REPO, 'README.md'), 'utf8').includes(usage), `README shows: ${usage}`);
   });
 }
 
