@@ -31,13 +31,13 @@ const SET = 0x31;
 // every start, and a Buffer or an array per field made the garbage
 // collector the main cost. A TLV's header is written once its content is
 // there: room for the longest header is kept, then the content moved back.
-let out = new Uint8Array(4096);
+let out = Buffer.alloc(4096);
 let at = 0;
 
 function room(n: number): void {
   if (at + n <= out.length) return;
-  const bigger = new Uint8Array(Math.max(out.length * 2, at + n));
-  bigger.set(out.subarray(0, at));
+  const bigger = Buffer.alloc(Math.max(out.length * 2, at + n));
+  out.copy(bigger, 0, 0, at);
   out = bigger;
 }
 
@@ -110,6 +110,24 @@ function putCanonical(points: ArrayLike<number>, from: number, to: number): void
   }
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+const SPACES = /[\t\n\v\f\r ]+/g;
+const ONE_BYTE_TAGS = new Set([UTF8_STRING, PRINTABLE_STRING, T61_STRING, IA5_STRING, VISIBLE_STRING]);
+
+/**
+ * The common case, a value of one-byte characters all ASCII, canonical
+ * with the runtime's own string functions (much cheaper than a loop in a
+ * process that runs this once). ASCII white space and JavaScript's agree
+ * there. False, writing nothing, for any other value.
+ */
+function putCanonicalAscii(tag: number, der: Buffer, from: number, to: number): boolean {
+  if (!ONE_BYTE_TAGS.has(tag)) return false;
+  const text = der.toString('latin1', from, to);
+  if (NON_ASCII.test(text)) return false;
+  at += out.write(text.replace(SPACES, ' ').trim().toLowerCase(), at, 'latin1');
+  return true;
+}
+
 /** The value's characters as ASN1_STRING_to_UTF8 reads them, or undefined where OpenSSL would fail; `der` itself for one byte a character. */
 function codePoints(tag: number, der: Buffer, from: number, to: number): ArrayLike<number> | undefined {
   switch (tag) {
@@ -153,14 +171,23 @@ function putCanonicalAttribute(der: Buffer, attr: Tlv): boolean {
   if (attr.tag !== SEQUENCE) return false;
   const parts = readChildren(der, attr.start, attr.end);
   if (!parts || parts.length !== 2 || parts[0].tag !== 0x06) return false;
-  const [type, value] = parts;
+  const type = parts[0];
+  const value = parts[1];
   const mark = open();
   putTlv(type.tag, der, type.start, type.end);
   if (CANONICAL_TAGS.has(value.tag)) {
+    const valueMark = open();
+    room(4 * (value.end - value.start));
+    if (putCanonicalAscii(value.tag, der, value.start, value.end)) {
+      close(valueMark, UTF8_STRING);
+      close(mark, SEQUENCE);
+      return true;
+    }
+    at = valueMark + MAX_HEADER;
     const points = codePoints(value.tag, der, value.start, value.end);
     if (!points) return false;
-    const [from, to] = points === der ? [value.start, value.end] : [0, points.length];
-    const valueMark = open();
+    const from = points === der ? value.start : 0;
+    const to = points === der ? value.end : points.length;
     room(4 * (to - from));
     putCanonical(points, from, to);
     close(valueMark, UTF8_STRING);
@@ -212,11 +239,12 @@ export function nameHash(der: Buffer, name: Tlv): string | undefined {
 export function subjectOf(cert: Buffer): Tlv | undefined {
   const outer = readTlv(cert, 0);
   const tbs = outer && readTlv(cert, outer.start, outer.end);
-  const fields = tbs && readChildren(cert, tbs.start, tbs.end);
-  if (!fields) return undefined;
+  if (!tbs) return undefined;
   // [0] version (optional), serialNumber, signature, issuer, validity, subject
-  const at = fields[0]?.tag === 0xa0 ? 1 : 0;
-  return fields[at + 4];
+  let field = readTlv(cert, tbs.start, tbs.end);
+  if (field?.tag === 0xa0) field = readTlv(cert, field.end, tbs.end);
+  for (let k = 0; k < 4 && field; k++) field = readTlv(cert, field.end, tbs.end);
+  return field;
 }
 
 /** `openssl x509 -subject_hash` of a certificate (DER), or undefined when OpenSSL could not hash it either. */
