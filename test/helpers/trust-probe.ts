@@ -73,4 +73,5 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify(verdicts));
 }
 
-if (require.main === module) void main();
+// `node --test dist/test/` loads every file here too: without a plan, it does nothing.
+if (require.main === module && process.argv[2] !== undefined) void main();
