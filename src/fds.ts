@@ -84,12 +84,16 @@ function accessMode(fd: number): number | undefined {
  * for writing. Asked before anything is written.
  */
 export function callerWritableFdProblem(fd: number): string | undefined {
+  try {
+    fstatSync(fd);
+  } catch (err) {
+    return describeSystemError(err);
+  }
   let info: FdInfo;
   try {
     info = inspectFd(fd, 'fd');
-  } catch (err) {
-    const e = err as FatalError;
-    return e.message.replace(/^unable to use fd \(fd \d+\): /, '');
+  } catch {
+    return 'not a socket, pipe, terminal or file';
   }
   if (pipeLoopsBack(info)) return "a pipe whose other end is this process's own, not one the caller opened";
   if (accessMode(fd) === 0) return 'not open for writing';
