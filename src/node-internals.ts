@@ -42,8 +42,16 @@
  * program entries ask for it; library calls always get their own store.
  */
 
+/** `allowPartialTrustChain` exists from Node 20.18 and 22.9 (not in 21); older versions ignore the option. */
+function hasPartialTrustChain(): boolean {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  return major >= 23 || (major === 22 && minor >= 9) || (major === 20 && minor >= 18);
+}
+
 /** The directory Node's default store looks anchors up in, lazily, and nothing else; undefined when it is not known to be so. */
 export function processStoreAnchorDir(): string | undefined {
+  // Without partial chains an intermediate in CADIR would be no anchor there.
+  if (!hasPartialTrustChain()) return undefined;
   if (!process.execArgv.includes('--use-openssl-ca')) return undefined;
   // Read by Node at start-up into the default store.
   if (process.env.NODE_EXTRA_CA_CERTS !== undefined) return undefined;
