@@ -8,7 +8,7 @@ import { spawn, ChildProcess, StdioOptions } from 'child_process';
 import { constants } from 'os';
 import type { Readable, Writable } from 'stream';
 import type { ConnectionReport } from './report';
-import { reportEntries } from './report';
+import { environmentValue, REPORT_KEYS, reportEntries } from './report';
 import type { Cleartext } from './tunnel';
 import { EXIT_SYSTEM, FatalError, describeSystemError } from './errors';
 
@@ -26,10 +26,11 @@ export function programEnvironment(
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
   if (!keepTlsConfig) for (const name of TLS_CONFIG_VARIABLES) delete env[name];
-  // As the C wrapper does with the notification: KEY=value sets, a bare KEY unsets.
+  // As the C wrapper does with the notification: KEY=value sets, a bare KEY
+  // unsets, and so does a key the report leaves out (no ALPN agreed).
+  for (const key of REPORT_KEYS) delete env[key];
   for (const [key, value] of reportEntries(report)) {
-    if (value) env[key] = value.replace(/\0/g, '');
-    else delete env[key];
+    if (value) env[key] = environmentValue(key, value.replace(/\0/g, ''));
   }
   return { ...env, ...extra };
 }

@@ -6,6 +6,7 @@ import type { Readable, Writable } from 'stream';
 import type { Socket } from 'net';
 import type { SecureVersion } from 'tls';
 import { buildSecureContext, loadCredentials } from './credentials';
+import { TrustAnchors } from './anchors';
 import { parseServerName, TrustSource } from './config';
 import { networkFromFds } from './network';
 import { pinCheck } from './pins';
@@ -39,6 +40,8 @@ export interface TlsClientOptions {
   pins?: string[];
   minVersion?: SecureVersion;
   maxVersion?: SecureVersion;
+  /** key exchange groups to offer, best first, as --groups (e.g. ['X25519MLKEM768', 'X25519']) */
+  groups?: string[];
   /** the connection report, once the handshake is verified */
   onHandshake?: (report: ConnectionReport) => void;
   log?: (level: LogLevel, message: string) => void;
@@ -58,7 +61,8 @@ export async function runTlsClient(options: TlsClientOptions): Promise<TunnelOut
   let report: ConnectionReport | undefined;
   try {
     const trust: TrustSource = 'cadir' in options.trust ? { kind: 'dir', path: options.trust.cadir } : { kind: 'file', path: options.trust.cafile };
-    const secureContext = buildSecureContext(loadCredentials(trust, options.clientCert), options);
+    const creds = loadCredentials(trust, options.clientCert);
+    const secureContext = buildSecureContext(creds, options);
     const network: NetworkSide = 'socket' in options.network
       ? { kind: 'socket', socket: options.network.socket }
       : networkFromFds(options.network.fdr, options.network.fdw);
@@ -67,6 +71,7 @@ export async function runTlsClient(options: TlsClientOptions): Promise<TunnelOut
       { network, cleartext: options.cleartext },
       {
         secureContext,
+        trustAnchors: TrustAnchors.fromCredentials(creds),
         servername: options.servername === undefined ? undefined : parseServerName(options.servername),
         closeNotify: options.closeNotify ?? false,
         enforceCloseNotify: options.enforceCloseNotify ?? false,

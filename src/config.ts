@@ -33,6 +33,7 @@ export const sessionArgs: OptionTable['args'] = [
   { long: 'pin', key: 'pin', repeatable: true },
   { long: 'min-protocol', key: 'minProtocol' },
   { long: 'max-protocol', key: 'maxProtocol' },
+  { long: 'groups', key: 'groups' },
 ];
 
 /** -Z/-z of the programs that start a prog (s6-tlsc, s6-tlsclient). */
@@ -57,6 +58,8 @@ export interface SessionPolicy {
   pins?: string[];
   minVersion?: SecureVersion;
   maxVersion?: SecureVersion;
+  /** key exchange groups to offer, best first (--groups); the library's default list when absent */
+  groups?: string[];
   /** -S: close_notify on local EOF even before TLS 1.3 */
   closeNotify: boolean;
   /** -J: a peer EOF without close_notify is fatal */
@@ -102,13 +105,25 @@ export function unsignedOption(values: Record<string, string[]>, key: string, la
   return n;
 }
 
+/**
+ * An IP literal, in any of its written forms ("::1", "[::1]", "127.0.0.1.",
+ * "[127.0.0.1]."), is matched as an address and never sent as SNI (RFC 6066
+ * section 3 allows host names only). A name whose last label is numeric
+ * ("127.1", "0x7f.1", "2130706433", "127.000.0.1") is not a host name
+ * (RFC 1123 section 2.1) but what some parsers read as an IPv4 address: it
+ * is refused rather than guessed at.
+ */
 export function parseServerName(text: string): ServerName {
-  const unbracketed = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
-  if (isIP(unbracketed)) return { kind: 'ip', address: unbracketed };
   // SNI carries a host name without its trailing dot (RFC 6066, section 3).
-  const name = text.endsWith('.') ? text.slice(0, -1) : text;
+  const undotted = text.endsWith('.') ? text.slice(0, -1) : text;
+  const unbracketed = undotted.startsWith('[') && undotted.endsWith(']') ? undotted.slice(1, -1) : undotted;
+  if (isIP(unbracketed)) return { kind: 'ip', address: unbracketed };
+  const name = undotted;
   if (name.length === 0 || name.length > 253 || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(name)) {
     throw new UsageError(`invalid servername: ${JSON.stringify(text)}`, true);
+  }
+  if (/(^|\.)([0-9]+|0x[0-9a-f]*)$/i.test(name)) {
+    throw new UsageError(`invalid servername: ${JSON.stringify(text)} (not a host name, and not an IP address in standard form)`, true);
   }
   return { kind: 'dns', name };
 }
@@ -134,6 +149,17 @@ function alpnOption(values: Record<string, string[]>): string[] | undefined {
   return protocols;
 }
 
+/** OpenSSL's group list syntax: names separated by colons (OpenSSL 3.5 adds "?", "*" and "/"). */
+function groupsOption(values: Record<string, string[]>): string[] | undefined {
+  const text = values.groups?.[0];
+  if (text === undefined) return undefined;
+  const groups = text.split(':');
+  if (groups.some((g) => !/^[A-Za-z0-9_?*/-]+$/.test(g))) {
+    throw new UsageError('groups must be a colon-separated list of group names (e.g. X25519MLKEM768:X25519)', true);
+  }
+  return groups;
+}
+
 function pinOption(values: Record<string, string[]>): string[] | undefined {
   const pins = values.pin;
   if (!pins) return undefined;
@@ -157,6 +183,7 @@ export function sessionPolicyFrom(flags: Record<string, boolean>, values: Record
     pins: pinOption(values),
     minVersion,
     maxVersion,
+    groups: groupsOption(values),
     closeNotify: flags.closeNotify ?? false,
     enforceCloseNotify: flags.enforceCloseNotify ?? false,
     noShutdown: flags.noShutdown ?? false,

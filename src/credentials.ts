@@ -4,14 +4,17 @@
 
 import { readdirSync } from 'fs';
 import { join } from 'path';
-import { createPrivateKey, constants as cryptoConstants } from 'crypto';
-import { createSecureContext, DEFAULT_CIPHERS, SecureContext, SecureContextOptions, SecureVersion } from 'tls';
+import { createPrivateKey } from 'crypto';
+import { createSecureContext, SecureContext, SecureContextOptions } from 'tls';
 import { EXIT_CONFIG, EXIT_ENGINE, EXIT_SYSTEM, FatalError, describeSystemError, oneLine } from './errors';
 import { looksLikeCertificate } from './der';
 import { readRegularFile, requireDirectory } from './local-files';
 import { subjectHash } from './subject-hash';
 import { processStoreAnchorDir, SERVER_AUTH_TRUST } from './node-internals';
 import type { TrustSource } from './config';
+import { contextSettings, ProtocolRange } from './tls-settings';
+
+export type { ProtocolRange } from './tls-settings';
 
 /*
  * The CADIR rule, the same whether the anchors are read now or looked up
@@ -213,29 +216,14 @@ function anchorOptions(creds: Credentials): SecureContextOptions {
   return creds.anchorDir === undefined ? { ca: creds.ca } : { allowPartialTrustChain: true };
 }
 
-/*
- * Liberal versions, as a client should be (SPEC section 4): TLS 1.0 and 1.1
- * need security level 0 in OpenSSL 3; the suite order stays the library's
- * secure default, TLS 1.3 and 1.2 first. Renegotiation initiated by the
- * server is refused.
- */
-export const CLIENT_CIPHERS = `${DEFAULT_CIPHERS}:@SECLEVEL=0`;
-
-export interface ProtocolRange {
-  minVersion?: SecureVersion;
-  maxVersion?: SecureVersion;
-}
-
 export function buildSecureContext(creds: Credentials, range: ProtocolRange = {}): SecureContext {
   try {
     return createSecureContext({
       ...anchorOptions(creds),
       cert: creds.cert,
       key: creds.key,
-      minVersion: range.minVersion ?? 'TLSv1',
-      maxVersion: range.maxVersion ?? 'TLSv1.3',
-      ciphers: CLIENT_CIPHERS,
-      secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
+      // Versions, suites, security level, options, groups: src/tls-settings.ts says why.
+      ...contextSettings(range),
     });
   } catch (err) {
     const message = oneLine(err instanceof Error ? err.message : String(err));

@@ -3,6 +3,8 @@
 
 export interface Tlv {
   tag: number;
+  /** offset of the tag byte: the whole TLV is [offset, end) */
+  offset: number;
   /** offset of the value's first byte */
   start: number;
   /** offset just past the value */
@@ -25,7 +27,7 @@ export function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tl
   }
   const end = start + length;
   if (end > limit) return undefined;
-  return { tag, start, end };
+  return { tag, offset, start, end };
 }
 
 const SEQUENCE = 0x30;
@@ -89,4 +91,19 @@ export function integerBits(buf: Uint8Array, start: number, end: number): number
   while (at < end && buf[at] === 0) at++;
   if (at === end) return 0;
   return (end - at - 1) * 8 + (32 - Math.clz32(buf[at]));
+}
+
+/** The issuer and subject Names of a certificate, as their whole DER (tag and length included). */
+export function certificateNames(der: Uint8Array): { issuer: Buffer; subject: Buffer } | undefined {
+  const outer = readTlv(der, 0);
+  const tbs = outer && outer.tag === SEQUENCE ? readTlv(der, outer.start, outer.end) : undefined;
+  const fields = tbs && tbs.tag === SEQUENCE ? readChildren(der, tbs.start, tbs.end) : undefined;
+  if (!fields) return undefined;
+  // [0] version (absent in v1), serialNumber, signature, issuer, validity, subject
+  const at = fields[0]?.tag === 0xa0 ? 1 : 0;
+  const issuer = fields[at + 2];
+  const subject = fields[at + 4];
+  if (!issuer || !subject || issuer.tag !== SEQUENCE || subject.tag !== SEQUENCE) return undefined;
+  const whole = (t: Tlv): Buffer => Buffer.from(der.subarray(t.offset, t.end));
+  return { issuer: whole(issuer), subject: whole(subject) };
 }

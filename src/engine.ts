@@ -5,6 +5,7 @@
 
 import type { EngineConfig } from './config';
 import { buildSecureContext, loadCredentials } from './credentials';
+import { TrustAnchors } from './anchors';
 import { dropPrivileges, willDrop } from './privileges';
 import { openKeyLog } from './keylog';
 import { pinCheck } from './pins';
@@ -27,6 +28,7 @@ export function prepareEngine(config: EngineConfig, say: Messenger): TunnelOptio
   return {
     ...config,
     secureContext,
+    trustAnchors: TrustAnchors.fromCredentials(credentials),
     onSocket,
     extraCheck: config.pins ? pinCheck(config.pins) : undefined,
     log: (level, message) => (level === 'warning' ? say.warn : level === 'info' ? say.info : say.debug)(message),

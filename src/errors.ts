@@ -55,6 +55,7 @@ const strerrorWords: Record<string, string> = {
   ENOSPC: 'No space left on device',
   EFBIG: 'File too large',
   EAGAIN: 'Resource temporarily unavailable',
+  E2BIG: 'Argument list too long',
 };
 
 /** strerror()-like words for a Node system error, else its message. */
@@ -70,7 +71,11 @@ export function isSystemError(err: unknown): boolean {
   return !!e && typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code) && typeof e.syscall === 'string';
 }
 
-/** Messages must stay on one line whatever bytes a peer or a file put in them. */
+/**
+ * Messages must stay on one line whatever bytes a peer or a file put in
+ * them, and read in the order written: C0 and C1 controls, DEL, the line and
+ * paragraph separators and the bidirectional controls become spaces.
+ */
 export function oneLine(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]+/g, ' ').trim();
 }

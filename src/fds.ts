@@ -100,73 +100,13 @@ export function callerWritableFdProblem(fd: number): string | undefined {
   return undefined;
 }
 
-/** One socket reached through two descriptors (tcpclient's 6 and 7) counts as one. */
-export function sameSocket(a: FdInfo, b: FdInfo): boolean {
-  return a.kind === 'socket' && b.kind === 'socket' && a.stats.dev === b.stats.dev && a.stats.ino === b.stats.ino;
-}
-
 const CHUNK = 64 * 1024;
-
-/*
- * Bulk transfers allocate a fresh buffer for every read (64 KiB from a pipe
- * or socket, up to 16 KiB per TLS record); each dies as soon as it is
- * written, but V8 collects them only when its young generation fills or
- * external memory passes 64 MiB, so the peak RSS would grow by ~45 MiB
- * during a bulk transfer. A minor GC (~0.5 ms) every MiB of cleartext
- * keeps it within ~8 MiB of the idle figure at no throughput cost the
- * benchmark can see (4 MiB: +4 MiB RSS; 512 KiB: slower, no smaller).
- * `gc` is reached through V8's flag at the first need, so short connections
- * never pay for it.
- */
-const GC_EVERY_BYTES = 1024 * 1024;
-let movedSinceGc = 0;
-let minorGc: (() => void) | null | undefined;
-
-function loadMinorGc(): (() => void) | null {
-  try {
-    let gc = (globalThis as { gc?: (options?: object) => void }).gc;
-    if (!gc) {
-      require('v8').setFlagsFromString('--expose-gc');
-      gc = require('vm').runInNewContext('gc') as (options?: object) => void;
-    }
-    const collect = gc;
-    return () => collect({ type: 'minor' });
-  } catch {
-    return null;
-  }
-}
-
-function account(bytes: number): void {
-  movedSinceGc += bytes;
-  if (movedSinceGc < GC_EVERY_BYTES) return;
-  movedSinceGc = 0;
-  if (minorGc === undefined) minorGc = loadMinorGc();
-  minorGc?.();
-}
-
-/** A libuv stream that counts the cleartext it moves, for the GC above. */
-class MeteredSocket extends Socket {
-  override push(chunk: unknown, encoding?: BufferEncoding): boolean {
-    if (chunk) account((chunk as { length: number }).length);
-    return super.push(chunk, encoding);
-  }
-
-  override _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    account(chunk.length);
-    super._write(chunk, encoding, callback);
-  }
-
-  override _writev(chunks: { chunk: Buffer; encoding: BufferEncoding }[], callback: (error?: Error | null) => void): void {
-    for (const c of chunks) account(c.chunk.length);
-    super._writev!(chunks, callback);
-  }
-}
 
 export function openReadable(info: FdInfo): Readable {
   switch (info.kind) {
     case 'socket':
     case 'pipe':
-      return new MeteredSocket({ fd: info.fd, readable: true, writable: false, allowHalfOpen: true });
+      return new Socket({ fd: info.fd, readable: true, writable: false, allowHalfOpen: true });
     case 'tty':
       return new TtyReadStream(info.fd);
     case 'file':
@@ -177,8 +117,12 @@ export function openReadable(info: FdInfo): Readable {
 export function openWritable(info: FdInfo): Writable {
   switch (info.kind) {
     case 'socket':
-    case 'pipe':
-      return new MeteredSocket({ fd: info.fd, readable: false, writable: true, allowHalfOpen: true });
+    case 'pipe': {
+      const socket = new Socket({ fd: info.fd, readable: false, writable: true, allowHalfOpen: true });
+      // TCP only (a no-op elsewhere): Nagle would hold back handshake flights.
+      socket.setNoDelay(true);
+      return socket;
+    }
     case 'tty':
       return new TtyWriteStream(info.fd);
     case 'file':
@@ -186,7 +130,7 @@ export function openWritable(info: FdInfo): Writable {
   }
 }
 
-/** A bidirectional socket on one descriptor, for the native TLS path. */
+/** A bidirectional socket on one descriptor (fdr and fdw are the same number). */
 export function openSocket(info: FdInfo): Socket {
   const socket = new Socket({ fd: info.fd, readable: true, writable: true, allowHalfOpen: true });
   // TCP only (setNoDelay is a no-op elsewhere): Nagle would hold back handshake flights.
@@ -208,16 +152,18 @@ function closeQuietly(fd: number): void {
  * closed. libuv closes a stream's descriptor on destroy, except 0, 1 and 2,
  * and fs streams here never close theirs, so those are closed by hand.
  */
-export function finishWritable(stream: Writable, info: FdInfo, done: () => void): void {
-  stream.end(() => {
-    if (info.kind === 'socket') return done();
+export function finishWritable(stream: Writable, info: FdInfo, done: (err?: Error | null) => void): void {
+  // The callback has the error when a write or the final flush failed
+  // (a full disk, a reader gone): the caller must hear of it.
+  stream.end((err?: Error | null) => {
+    if (info.kind === 'socket') return done(err);
     if (info.kind === 'file') {
       closeQuietly(info.fd);
-      return done();
+      return done(err);
     }
     stream.once('close', () => {
       if (info.fd <= 2) closeQuietly(info.fd);
-      done();
+      done(err);
     });
     stream.destroy();
   });

@@ -1,10 +1,11 @@
-// The tunnel's sides from descriptor numbers. The network: one socket (the
-// native TLS path) when both name the same socket, else two ends. The
-// cleartext: our own stdin and stdout.
+// The tunnel's sides from descriptor numbers. The network: one stream per
+// descriptor (fdr read, fdw written), or one socket when both are the same
+// number. The cleartext: our own stdin and stdout.
 
-import { FdInfo, finishWritable, inspectFd, pipeLoopsBack, openReadable, openSocket, openWritable, sameSocket } from './fds';
+import { FdInfo, finishWritable, inspectFd, pipeLoopsBack, openReadable, openSocket, openWritable } from './fds';
 import { EXIT_SYSTEM, FatalError } from './errors';
-import type { Cleartext, NetworkSide } from './tunnel';
+import type { NetworkSide } from './transport';
+import type { Cleartext } from './tunnel';
 
 export function networkFromFds(fdrNumber: number, fdwNumber: number): NetworkSide {
   const fdr: FdInfo = inspectFd(fdrNumber, 'fdr');
@@ -14,13 +15,17 @@ export function networkFromFds(fdrNumber: number, fdwNumber: number): NetworkSid
       throw new FatalError(EXIT_SYSTEM, `unable to use ${role} (fd ${info.fd}): a pipe whose other end is this process's own, not a network connection`);
     }
   }
-  if (sameSocket(fdr, fdw)) return { kind: 'socket', socket: openSocket(fdr) };
+  if (fdrNumber === fdwNumber && fdr.kind === 'socket') return { kind: 'socket', socket: openSocket(fdr) };
+  // tcpclient's 6 and 7 are one socket twice: a stream on each keeps the
+  // directions apart, so a failed write ends only the writing stream and
+  // what the server sent can still be read.
   const writable = openWritable(fdw);
   return {
     kind: 'split',
     readable: openReadable(fdr),
     writable,
-    endWritable: (done) => finishWritable(writable, fdw, done),
+    endWritable: (done) => finishWritable(writable, fdw, () => done()),
+    readFd: fdr.fd,
   };
 }
 
@@ -28,6 +33,16 @@ export function networkFromFds(fdrNumber: number, fdwNumber: number): NetworkSid
 export function stdioCleartext(): Cleartext {
   const stdin = inspectFd(0, 'stdin');
   const stdout = inspectFd(1, 'stdout');
+  const input = openReadable(stdin);
   const output = openWritable(stdout);
-  return { input: openReadable(stdin), output, endOutput: (done) => finishWritable(output, stdout, done) };
+  return {
+    input,
+    output,
+    endOutput: (done) => finishWritable(output, stdout, done),
+    // Nothing of ours may keep the process alive once the session is over.
+    release: () => {
+      input.destroy();
+      output.destroy();
+    },
+  };
 }

@@ -1,20 +1,25 @@
 // What a careful client checks beyond OpenSSL's verdict (SPEC section 4).
 //
-// The engine negotiates with @SECLEVEL=0 so that TLS 1.0 and 1.1 servers can
-// still be reached; in OpenSSL that level also lifts every minimum on the
-// certificates themselves (RSA keys of 512 bits, MD5 and SHA-1 signatures).
-// These checks put those minimums back, on the chain OpenSSL has verified,
-// and replace Node's name check, which falls back to the subject CN and
-// accepts partial wildcards ("w*.example.com"): RFC 9525 (which obsoletes
-// RFC 6125) and the CA/Browser Forum Baseline Requirements forbid both.
+// When TLS 1.0 or 1.1 is asked for, the engine negotiates at @SECLEVEL=0,
+// which they need (src/tls-settings.ts); in OpenSSL that level also lifts
+// every minimum on the certificates themselves (RSA keys of 512 bits, MD5 and
+// SHA-1 signatures). These checks put those minimums back, on the path
+// OpenSSL has verified (src/path.ts makes sure of it); at the default level 2
+// OpenSSL enforces most of them first. They also refuse a CA certificate as
+// the server's, check wildcards against name constraints, and replace Node's
+// name check, which falls back to the subject CN and accepts partial
+// wildcards ("w*.example.com"): RFC 9525 (which obsoletes RFC 6125) and the
+// CA/Browser Forum Baseline Requirements forbid both.
 //
 // Everything is read from the certificates' DER (Node's `.raw`), never from
 // Node's text renderings, whose escaping a hostile name could play with.
 
-import type { DetailedPeerCertificate, PeerCertificate } from 'tls';
+import type { PeerCertificate } from 'tls';
 import { decodeOid, integerBits, readChildren, readTlv, Tlv } from './der';
 import { oneLine } from './errors';
 import type { ServerName } from './config';
+import type { TrustAnchors } from './anchors';
+import { certificationPath } from './path';
 
 const SEQUENCE = 0x30;
 const INTEGER = 0x02;
@@ -39,6 +44,10 @@ export interface ParsedCertificate {
   keyUsage?: number;
   /** the subject's last commonName, for messages */
   commonName?: string;
+  /** basicConstraints cA */
+  ca: boolean;
+  /** dNSName subtrees of nameConstraints, lower case, when the extension is there */
+  dnsConstraints?: { permitted: string[]; excluded: string[] };
 }
 
 const OIDS = {
@@ -48,6 +57,8 @@ const OIDS = {
   ecPublicKey: '1.2.840.10045.2.1',
   subjectAltName: '2.5.29.17',
   keyUsage: '2.5.29.15',
+  basicConstraints: '2.5.29.19',
+  nameConstraints: '2.5.29.30',
   commonName: '2.5.4.3',
   sha1: '1.3.14.3.2.26',
   md5: '1.2.840.113549.2.5',
@@ -132,6 +143,7 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate | undefined
     dnsNames: [],
     ipAddresses: [],
     sanDisplay: [],
+    ca: false,
   };
   if (signatureAlgorithm === OIDS.rsassaPss) parsed.pssHash = pssHash(der, child(der, top[1], 1));
 
@@ -157,9 +169,37 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate | undefined
         if (!bits || bits.tag !== BIT_STRING || bits.end - bits.start < 2) return undefined;
         parsed.keyUsage = (der[bits.start + 1] << 8) | (bits.end - bits.start > 2 ? der[bits.start + 2] : 0);
       }
+      if (id === OIDS.basicConstraints) {
+        const bc = readTlv(der, value.start, value.end);
+        if (!bc || bc.tag !== SEQUENCE) return undefined;
+        const first = child(der, bc, 0);
+        parsed.ca = !!first && first.tag === BOOLEAN && first.end > first.start && der[first.start] !== 0;
+      }
+      if (id === OIDS.nameConstraints) {
+        const constraints = readDnsConstraints(der, value);
+        if (!constraints) return undefined;
+        parsed.dnsConstraints = constraints;
+      }
     }
   }
   return parsed;
+}
+
+/** NameConstraints ::= SEQUENCE { permittedSubtrees [0], excludedSubtrees [1] }, each SEQUENCE OF GeneralSubtree { base GeneralName, ... }. */
+function readDnsConstraints(der: Uint8Array, value: Tlv): ParsedCertificate['dnsConstraints'] {
+  const nc = readTlv(der, value.start, value.end);
+  if (!nc || nc.tag !== SEQUENCE) return undefined;
+  const out = { permitted: [] as string[], excluded: [] as string[] };
+  for (const subtrees of readChildren(der, nc.start, nc.end) ?? []) {
+    const into = subtrees.tag === 0xa0 ? out.permitted : subtrees.tag === 0xa1 ? out.excluded : undefined;
+    if (!into) return undefined;
+    for (const subtree of readChildren(der, subtrees.start, subtrees.end) ?? []) {
+      const base = subtree.tag === SEQUENCE ? child(der, subtree, 0) : undefined;
+      if (!base) return undefined;
+      if (base.tag === 0x82) into.push(latin1(der, base).toLowerCase());
+    }
+  }
+  return out;
 }
 
 function pssHash(der: Uint8Array, params: Tlv | undefined): string | undefined {
@@ -403,31 +443,73 @@ function leafUsageProblem(cert: ParsedCertificate): string | undefined {
   return 'certificate key usage does not allow signing (keyUsage lacks digitalSignature)';
 }
 
-/** The leaf, then each issuer Node found, up to the last one (the trust anchor). */
-export function chainOf(leaf: PeerCertificate): PeerCertificate[] {
-  const chain: PeerCertificate[] = [];
-  let cert: DetailedPeerCertificate | undefined = leaf as DetailedPeerCertificate;
-  while (cert && chain.length < 16 && !chain.includes(cert)) {
-    if (chain.some((c) => c.raw && cert!.raw && c.raw.equals(cert!.raw))) break;
-    chain.push(cert);
-    cert = cert.issuerCertificate;
-  }
-  return chain;
+/** The DNS names a wildcard "*.rest" stands for, "x.rest", fall in subtree `c` (RFC 5280 4.2.1.10, OpenSSL's leading-dot form too)? */
+function someMatchWithin(rest: string, c: string): boolean {
+  if (c === '') return true;
+  if (c.startsWith('.')) return within(rest, c.slice(1));
+  // "x.rest" is c itself for one label x, or lies under c when rest does.
+  return within(rest, c) || (c.endsWith(`.${rest}`) && !c.slice(0, -rest.length - 1).includes('.'));
+}
+
+/** Every name "x.rest" falls in subtree `c`? */
+function allMatchesWithin(rest: string, c: string): boolean {
+  if (c === '') return true;
+  return within(rest, c.startsWith('.') ? c.slice(1) : c);
+}
+
+/** `name` is `domain` or one of its subdomains. */
+function within(name: string, domain: string): boolean {
+  return name === domain || name.endsWith(`.${domain}`);
 }
 
 /**
- * Key sizes and signature hashes of the chain OpenSSL has verified. Every
- * key counts, the anchor's too (a weak anchor key makes every signature under
- * it forgeable); every signature counts except the last certificate's: that
- * one is the trust anchor, trusted as configured, not for its signature
- * (RFC 5280 section 6.1.1 (d)), as OpenSSL's own security levels do.
+ * OpenSSL checks a wildcard dNSName against name constraints as the string
+ * it is: "*.corp.test" is not under an excluded "secret.corp.test", so a CA
+ * that excludes secret.corp.test could still issue a certificate valid for
+ * it. As Chromium and Go do, a wildcard is refused when any name it stands
+ * for is excluded by a CA of the path, or not permitted by one that permits
+ * DNS names.
  */
-export function checkChain(leaf: PeerCertificate): Error | undefined {
-  const chain = chainOf(leaf);
+function wildcardConstraintProblem(leaf: ParsedCertificate, cas: ParsedCertificate[]): string | undefined {
+  for (const name of leaf.dnsNames) {
+    const labels = name.toLowerCase().split('.');
+    if (labels[0] !== '*' || labels.length < 2) continue;
+    const rest = labels.slice(1).join('.');
+    for (const ca of cas) {
+      const nc = ca.dnsConstraints;
+      if (!nc) continue;
+      const excluded = nc.excluded.find((c) => someMatchWithin(rest, c));
+      if (excluded !== undefined) {
+        return `certificate name ${oneLine(name)} stands for names the issuer's name constraints exclude (${oneLine(excluded)})${describeHolder(ca, false)}`;
+      }
+      if (nc.permitted.length > 0 && !nc.permitted.some((c) => allMatchesWithin(rest, c))) {
+        return `certificate name ${oneLine(name)} stands for names outside the issuer's permitted names (name constraints)${describeHolder(ca, false)}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The policy on the path OpenSSL verified (src/path.ts makes sure it is
+ * one), leaf first, anchor last. Every key counts, the anchor's too (a weak
+ * anchor key makes every signature under it forgeable); every signature
+ * counts except the anchor's own: it is trusted as configured, not for its
+ * signature (RFC 5280 section 6.1.1 (d)), as OpenSSL's security levels do.
+ * A leaf that is a CA (basicConstraints cA TRUE) is refused unless it is a
+ * trust anchor itself (a self-signed server certificate given as CAFILE):
+ * its key could issue certificates for any name (CA/B BR 7.1.2.7.8 forbids
+ * it; Firefox refuses it too).
+ */
+export function checkChain(leaf: PeerCertificate, anchors: TrustAnchors): Error | undefined {
+  const path = certificationPath(leaf, anchors);
+  if (path instanceof Error) return new PolicyFailure(`certificate verification failed: ${path.message}`);
+  const chain = path.certificates;
+  const parsed: ParsedCertificate[] = [];
   for (let k = 0; k < chain.length; k++) {
-    const raw = chain[k].raw;
-    const cert = raw ? parseCertificate(raw) : undefined;
+    const cert = parseCertificate(chain[k]);
     if (!cert) return new PolicyFailure(k === 0 ? UNPARSABLE : 'certificate verification failed: a CA certificate of the chain cannot be parsed');
+    parsed.push(cert);
     const prefix = k === 0 ? 'certificate' : 'CA certificate';
     const key = keyProblem(cert);
     if (key) return new PolicyFailure(`certificate verification failed: ${prefix} ${key}${describeHolder(cert, k === 0)}`);
@@ -436,5 +518,10 @@ export function checkChain(leaf: PeerCertificate): Error | undefined {
     const usage = k === 0 ? leafUsageProblem(cert) : undefined;
     if (usage) return new PolicyFailure(`certificate verification failed: ${usage}`);
   }
+  if (chain.length > 1 && parsed[0].ca) {
+    return new PolicyFailure('certificate verification failed: the server certificate is a CA certificate (basicConstraints CA:TRUE), not an end-entity one');
+  }
+  const constraint = wildcardConstraintProblem(parsed[0], parsed.slice(1));
+  if (constraint) return new PolicyFailure(`certificate verification failed: ${constraint}`);
   return undefined;
 }

@@ -247,6 +247,12 @@ export function subjectOf(cert: Buffer): Tlv | undefined {
   return field;
 }
 
+/** The subject hash of a Name given alone, as its DER. */
+export function nameDerHash(name: Buffer): string | undefined {
+  const outer = readTlv(name, 0);
+  return outer && outer.end === name.length ? nameHash(name, outer) : undefined;
+}
+
 /** `openssl x509 -subject_hash` of a certificate (DER), or undefined when OpenSSL could not hash it either. */
 export function subjectHash(cert: Buffer): string | undefined {
   const subject = subjectOf(cert);

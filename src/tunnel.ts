@@ -1,21 +1,22 @@
-// The engine: handshake with a deadline, the connection report, two pumps
-// with backpressure, and the end-of-session policies of SPEC section 6. It
-// knows nothing of argv, environment or descriptor numbers, so every program
-// and the library API share it.
+// The engine: Node's TLS socket over the network link, the two pumps with
+// backpressure, and the session machine (src/session.ts) that decides how it
+// ends. This file only translates: each Node listener dispatches one event,
+// and each action the machine returns is carried out here. It knows nothing
+// of argv, environment or descriptor numbers, so every program and the
+// library API share it.
 
 import { connect, ConnectionOptions, DetailedPeerCertificate, SecureContext, TLSSocket } from 'tls';
-import type { Duplex, Readable, Writable } from 'stream';
-import type { Socket } from 'net';
-import { EXIT_SYSTEM, EXIT_TLS, FatalError, describeSystemError, isSystemError } from './errors';
-import { RawLink } from './rawlink';
+import type { Readable, Writable } from 'stream';
+import { EXIT_SYSTEM, EXIT_TLS, FatalError, describeSystemError } from './errors';
+import { NetworkLink, NetworkSide } from './transport';
+import { onEndOfData } from './node-internals';
 import { ConnectionReport, connectionReport } from './report';
 import { describeTlsError, identityChecker } from './verify';
+import type { TrustAnchors } from './anchors';
+import { Failure, initialState, RemoteEnd, SessionAction, SessionEvent, SessionState, step } from './session';
 import type { SessionPolicy } from './config';
 
-/** The network side: one socket (native TLS path), or two separate ends. */
-export type NetworkSide =
-  | { kind: 'socket'; socket: Socket }
-  | { kind: 'split'; readable: Readable; writable: Writable; endWritable: (done: () => void) => void };
+export type { NetworkSide } from './transport';
 
 /** The application's side of the tunnel. */
 export interface Cleartext {
@@ -23,11 +24,13 @@ export interface Cleartext {
   input: Readable;
   /** cleartext to the application */
   output: Writable;
-  /** ends `output` so that the application sees EOF */
-  endOutput?: (done: () => void) => void;
+  /** ends `output` so that the application sees EOF; `err` if the last writes failed */
+  endOutput?: (done: (err?: Error | null) => void) => void;
   /** names for messages */
   inputName?: string;
   outputName?: string;
+  /** called once the session is over: closes what was opened for it */
+  release?: () => void;
 }
 
 export interface TunnelIo {
@@ -43,6 +46,8 @@ export type LogLevel = 'warning' | 'info' | 'debug';
 
 export interface TunnelOptions extends SessionPolicy {
   secureContext: SecureContext;
+  /** the anchors `secureContext` trusts, for the path checks after OpenSSL's (src/path.ts) */
+  trustAnchors: TrustAnchors;
   /** ALPN protocols to offer, if any */
   alpnProtocols?: string[];
   /**
@@ -57,8 +62,9 @@ export interface TunnelOptions extends SessionPolicy {
    */
   extraCheck?: (cert: DetailedPeerCertificate) => Error | undefined;
   /**
-   * After the remote end, how long pending writes to the network may make no
-   * progress before they are given up (default DRAIN_IDLE_MS).
+   * How long pending data may make no progress once the session is ending
+   * (local data after the server's end, the server's data after a write
+   * failure) before it is given up (default DRAIN_IDLE_MS).
    */
   drainIdleMs?: number;
   /** Called with the TLS socket before the handshake starts (e.g. to log keys). */
@@ -70,329 +76,242 @@ export interface TunnelOptions extends SessionPolicy {
 /** See TunnelOptions.drainIdleMs. */
 export const DRAIN_IDLE_MS = 5000;
 
-/** Node 20 has no public "EOF pushed" flag; readableEnded only says 'end' was emitted. */
-function readableHasEnded(stream: Readable): boolean {
-  const state = (stream as unknown as { _readableState?: { ended?: boolean } })._readableState;
-  return stream.readableEnded || !!state?.ended;
-}
-
-/**
- * Node destroys a socket whose write fails, and with it the read side and
- * whatever the kernel still holds for it. This hands write errors to
- * `onError` instead and lets the stream go on (later writes fail the same
- * way and are dropped), so the read side can be read to its end. It wraps
- * net.Socket's internal _writeGeneric (Node 18 to 22); where that is absent,
- * errors take Node's usual path (destroy), which the tunnel also handles.
- */
-function divertWriteErrors(socket: Duplex, onError: (err: Error) => void): void {
-  type WriteGeneric = (writev: boolean, data: unknown, encoding: string, cb: (err?: Error | null) => void) => unknown;
-  const target = socket as unknown as { _writeGeneric?: WriteGeneric };
-  const original = target._writeGeneric;
-  if (typeof original !== 'function') return;
-  target._writeGeneric = function (this: unknown, writev, data, encoding, cb) {
-    return original.call(this, writev, data, encoding, (err?: Error | null) => {
-      if (err && (err as NodeJS.ErrnoException).syscall === 'write') {
-        onError(err);
-        return cb();
-      }
-      cb(err);
-    });
-  };
-}
-
 export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<ConnectionReport> {
   return new Promise<ConnectionReport>((resolve, reject) => {
     const log = options.log ?? (() => undefined);
+    const policy = {
+      closeNotify: options.closeNotify,
+      enforceCloseNotify: options.enforceCloseNotify,
+      noShutdown: options.noShutdown ?? false,
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
+    };
+    let state: SessionState = initialState(policy);
     let clear: Cleartext | undefined = typeof io.cleartext === 'function' ? undefined : io.cleartext;
-
-    let settled = false;
-    let handshakeDone = false;
     let report: ConnectionReport | undefined;
-    let remoteEnded = false;
-    let localEof = false;
-    let writeSideClosed = false;
+    let timer: NodeJS.Timeout | undefined;
+    /** writes handed to TLS and not yet acknowledged, and their bytes */
     let pendingWrites = 0;
-    /** bytes read from input and not yet handed to the network's kernel */
     let pendingBytes = 0;
-    let whenWritesDone: (() => void) | undefined;
-    /** a network failure after the handshake, reported once what was decrypted is delivered */
-    let failing: { code: number; message: string } | undefined;
-    /** -J: fdr reached EOF while the TLS engine had not seen a close_notify */
-    let truncated = false;
+    /** after a network write failure, acknowledgements no longer mean "sent" */
+    let writesBroken = false;
+    /** TLS was handed its end before the raw end was: a close_notify */
+    let closeNotifySeen = false;
 
-    // The transport TLS runs over: the socket itself when possible (fast,
-    // native), else a JS link that can see the raw EOF and split descriptors.
-    let link: RawLink | undefined;
-    let transport: Duplex;
-    const network = io.network;
-    if (network.kind === 'socket' && !options.enforceCloseNotify) {
-      transport = network.socket;
-    } else {
-      const ends =
-        network.kind === 'socket'
-          ? { readable: network.socket, writable: network.socket, endWritable: (done: () => void) => network.socket.end(done) }
-          : network;
-      link = new RawLink(ends.readable, ends.writable, ends.endWritable, () => {
-        if (!readableHasEnded(tls)) truncated = true;
-      });
-      transport = link;
+    // Events raised while an action runs wait their turn: one step at a time.
+    const queue: SessionEvent[] = [];
+    let stepping = false;
+    function dispatch(event: SessionEvent): void {
+      queue.push(event);
+      if (stepping) return;
+      stepping = true;
+      try {
+        for (let next; (next = queue.shift()); ) {
+          const transition = step(policy, state, next);
+          state = transition.state;
+          for (const action of transition.actions) perform(action);
+        }
+      } finally {
+        stepping = false;
+      }
     }
 
+    const link = new NetworkLink(io.network, {
+      onWriteError: (err) => {
+        writesBroken = true;
+        if (state.phase === 'handshaking') dispatch({ type: 'handshakeFailed', failure: tlsFailure(err, 'handshake') });
+        else dispatch({ type: 'networkWriteFailed', message: `unable to write to the network: ${describeSystemError(err)}` });
+      },
+    });
     const sni = options.servername?.kind === 'dns' ? options.servername.name : undefined;
     const tls = connect({
-      socket: transport,
+      socket: link,
       secureContext: options.secureContext,
       servername: sni,
       rejectUnauthorized: options.verify,
-      checkServerIdentity: identityChecker(options.servername, options.extraCheck),
+      checkServerIdentity: identityChecker(options.servername, options.trustAnchors, options.extraCheck),
       ALPNProtocols: options.alpnProtocols,
       allowHalfOpen: true,
     } as ConnectionOptions);
+    onEndOfData(tls, () => {
+      if (!link.drained) closeNotifySeen = true;
+    });
     options.onSocket?.(tls);
-    // A failed write to the network must not stop the read side: what the
-    // server sent before resetting the connection is still to be delivered.
-    const onWriteError = (err: Error): void => {
-      if (settled || failing) return;
-      if (!handshakeDone) return fail(EXIT_TLS, describeTlsError(err, 'handshake'));
-      if (remoteEnded) {
-        if (pendingBytes > 0) log('warning', `${pendingBytes} bytes from ${clear?.inputName ?? 'stdin'} not sent: the server closed the connection`);
-        pendingBytes = 0;
-        return;
-      }
-      failAfterDelivery(EXIT_SYSTEM, `unable to write to the network: ${describeSystemError(err)}`, true);
-    };
-    if (!link) divertWriteErrors(tls, onWriteError);
-    else if (network.kind === 'socket') divertWriteErrors(network.socket, onWriteError);
-
-    const timer =
-      options.handshakeTimeoutMs > 0
-        ? setTimeout(() => fail(EXIT_TLS, `handshake timed out after ${options.handshakeTimeoutMs} ms`), options.handshakeTimeoutMs)
-        : undefined;
-
-    function settle(): void {
-      settled = true;
-      if (timer) clearTimeout(timer);
-      if (drainTimer) clearTimeout(drainTimer);
-      clear?.input.pause();
-      tls.destroy();
-    }
-
-    function fail(code: number, message: string): void {
-      if (settled) return;
-      settle();
-      if (failureTimer) clearTimeout(failureTimer);
-      reject(new FatalError(code, message));
-    }
-
-    function failWith(err: unknown): void {
-      if (err instanceof FatalError) fail(err.exitCode, err.message);
-      else fail(EXIT_SYSTEM, String(err));
-    }
+    if (state.deadline === 'handshake') arm(options.handshakeTimeoutMs);
 
     tls.on('secureConnect', () => {
-      // Node emits it again when the server asks to renegotiate, even though
-      // the request is refused (SSL_OP_NO_RENEGOTIATION): one handshake, one
-      // notification, one pair of pumps.
-      if (settled || handshakeDone) return;
-      if (timer) clearTimeout(timer);
-      handshakeDone = true;
+      // Node emits it again when the server asks to renegotiate, though the
+      // request is refused (SSL_OP_NO_RENEGOTIATION): one handshake only.
+      if (state.phase !== 'handshaking') return;
       // With verification off Node ignores checkServerIdentity's verdict;
       // an extra check (pins) is still required then.
       const extra = options.verify ? undefined : options.extraCheck?.(tls.getPeerCertificate(true));
-      if (extra) return fail(EXIT_TLS, describeTlsError(extra, 'handshake'));
+      if (extra) return dispatch({ type: 'handshakeFailed', failure: tlsFailure(extra, 'handshake') });
       report = connectionReport(tls, sni);
-      log('info', `connected: ${report.protocol}, ${report.cipher}, peer ${report.peerCertSubject ?? '(no certificate)'}`);
+      const group = report.kexGroup ? `, ${report.kexGroup}` : '';
+      log('info', `connected: ${report.protocol}, ${report.cipher}${group}, peer ${report.peerCertSubject ?? '(no certificate)'}`);
       try {
         options.onHandshake?.(report, tls);
         if (!clear) clear = (io.cleartext as () => Cleartext)();
       } catch (err) {
-        return failWith(err);
+        return dispatch({ type: 'handshakeFailed', failure: asFailure(err) });
       }
-      startPumps(clear);
+      dispatch({ type: 'verified', tls13: tls.getProtocol() === 'TLSv1.3' });
     });
 
     tls.on('error', (err: Error) => {
-      if (settled) return;
-      if (failing) return finishFailure();
-      if (!handshakeDone) return fail(EXIT_TLS, describeTlsError(err, 'handshake'));
-      if (remoteEnded) {
-        // The server is gone; what it sent has been delivered. What it did
-        // not take from us is lost, as SPEC 6 allows once it has closed: say so.
-        log('debug', `after the remote end: ${describeTlsError(err, 'session')}`);
-        if (pendingBytes > 0) log('warning', `${pendingBytes} bytes from ${clear?.inputName ?? 'stdin'} not sent: the server closed the connection`);
-        pendingBytes = 0;
-        return;
+      if (state.phase === 'handshaking') {
+        // Over the link a reset during the handshake reaches TLS as an EOF.
+        const cause = link.rawEnd?.how === 'reset' ? link.rawEnd.error : err;
+        return dispatch({ type: 'handshakeFailed', failure: tlsFailure(cause, 'handshake') });
       }
-      if (isSystemError(err)) return failAfterDelivery(EXIT_SYSTEM, networkFailure(err));
-      failAfterDelivery(EXIT_TLS, describeTlsError(err, 'session'));
+      dispatch({ type: 'networkFailed', failure: tlsFailure(err, 'session') });
     });
 
-    // A network failure in the session: the connection is over, but every
-    // byte decrypted before it (some may still sit in the TLS socket's
-    // buffer, held back by a slow output) reaches the output and the output
-    // is ended, then the program fails with the first cause. After a write
-    // error (the server reset the connection while we were sending), what the
-    // server sent before its reset may still wait in the kernel: the read
-    // side is read to its end first (at most DRAIN_IDLE_MS without data).
-    function failAfterDelivery(code: number, message: string, readSideOpen = false): void {
-      if (settled || failing) return;
-      failing = { code, message };
-      if (!clear) return fail(code, message);
-      clear.input.pause();
-      if (readSideOpen && !tls.destroyed && !readableHasEnded(tls)) {
-        log('debug', `${message}: reading what the server sent before`);
-        return armFailureTimer();
+    tls.on('end', () => {
+      if (state.phase === 'handshaking') {
+        return dispatch({ type: 'handshakeFailed', failure: { code: EXIT_TLS, message: 'connection closed by the server during the handshake' } });
       }
-      finishFailure();
-    }
+      const raw = link.rawEnd;
+      const how: RemoteEnd = closeNotifySeen || !raw ? 'close_notify' : raw.how;
+      const message = raw?.how === 'reset' ? `unable to read from the network: ${describeSystemError(raw.error)}` : undefined;
+      dispatch({ type: 'networkEnded', how, message });
+    });
 
-    let failureFinishing = false;
-    let failureTimer: NodeJS.Timeout | undefined;
-    function armFailureTimer(): void {
-      if (failureTimer) clearTimeout(failureTimer);
-      failureTimer = setTimeout(() => (tls.isPaused() ? armFailureTimer() : finishFailure()), options.drainIdleMs ?? DRAIN_IDLE_MS);
-      failureTimer.unref();
-    }
-
-    function finishFailure(): void {
-      if (settled || failureFinishing || !failing || !clear) return;
-      failureFinishing = true;
-      if (failureTimer) clearTimeout(failureTimer);
-      const { code, message } = failing;
-      const { output, endOutput = (done: () => void) => output.end(done) } = clear;
-      // What the TLS socket still buffers goes out too. An errored stream
-      // emits no more 'data', but read() still returns what it holds.
-      tls.off('data', onNetworkData);
-      for (let chunk: Buffer | null; (chunk = tls.read()) !== null; ) output.write(chunk);
-      endOutput(() => fail(code, message));
-    }
-
-    tls.on('end', onRemoteEnd);
     tls.on('close', () => {
-      if (failing) return finishFailure();
-      if (settled) return;
-      if (!handshakeDone) return fail(EXIT_TLS, closedDuringHandshake());
-      if (!remoteEnded) fail(EXIT_SYSTEM, 'the network connection closed unexpectedly');
+      if (state.phase === 'handshaking') {
+        return dispatch({ type: 'handshakeFailed', failure: { code: EXIT_TLS, message: 'connection closed by the server during the handshake' } });
+      }
+      dispatch({ type: 'networkFailed', failure: { code: EXIT_SYSTEM, message: 'the network connection closed unexpectedly' } });
     });
 
-    function onNetworkData(chunk: Buffer): void {
-      if (failureTimer && !failureFinishing) armFailureTimer();
-      if (!(clear as Cleartext).output.write(chunk)) tls.pause();
+    function perform(action: SessionAction): void {
+      switch (action.type) {
+        case 'armDeadline':
+          return arm(options.drainIdleMs ?? DRAIN_IDLE_MS);
+        case 'disarmDeadline':
+          if (timer) clearTimeout(timer);
+          timer = undefined;
+          return;
+        case 'startPumps':
+          return startPumps(clear as Cleartext);
+        case 'stopInput':
+          clear?.input.pause();
+          return;
+        case 'flushUp':
+          // An empty write: its callback comes once everything written before
+          // it (and TLS's own pending output, the client's last handshake
+          // flight when the input ends at once) has gone to the network.
+          tls.write(Buffer.alloc(0), () => dispatch({ type: 'upFlushed' }));
+          return;
+        case 'shutdownUp': {
+          const done = (): void => {
+            options.onWriteSideClosed?.();
+            dispatch({ type: 'upShutDone' });
+          };
+          if (action.closeNotify) {
+            log('debug', 'sending close_notify and shutting down the write side');
+            tls.end(done);
+          } else {
+            log('debug', 'shutting down the write side without close_notify');
+            link.endRaw(done);
+          }
+          return;
+        }
+        case 'closeHeld':
+          log('debug', 'the server has ended: sending close_notify and closing');
+          tls.end(() => dispatch({ type: 'upShutDone' }));
+          return;
+        case 'endOutput':
+          return endOutput(clear as Cleartext);
+        case 'warn':
+          return log('warning', action.message);
+        case 'warnUnsent':
+          if (pendingBytes > 0) log('warning', `${pendingBytes} bytes from ${clear?.inputName ?? 'stdin'} not sent: ${action.reason}`);
+          return;
+        case 'debug':
+          return log('debug', action.message);
+        case 'finish':
+          return finish();
+      }
+    }
+
+    function arm(ms: number): void {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        timer = undefined;
+        dispatch({ type: 'deadline' });
+      }, ms);
     }
 
     function startPumps({ input, output, inputName = 'stdin', outputName = 'stdout' }: Cleartext): void {
       // network -> output
-      tls.on('data', onNetworkData);
-      output.on('drain', () => tls.resume());
-      output.on('error', (err) =>
-        failing ? fail(failing.code, failing.message) : fail(EXIT_SYSTEM, `unable to write to ${outputName}: ${describeSystemError(err)}`),
-      );
+      tls.on('data', (chunk: Buffer) => {
+        if (state.deadline === 'drain') dispatch({ type: 'progress' });
+        if (!output.write(chunk)) tls.pause();
+      });
+      output.on('drain', () => {
+        if (state.deadline === 'drain') dispatch({ type: 'progress' });
+        tls.resume();
+      });
+      output.on('error', (err) => dispatch({ type: 'outputFailed', message: `unable to write to ${outputName}: ${describeSystemError(err)}` }));
 
       // input -> network
       input.on('data', (chunk: Buffer) => {
-        if (remoteEnded || failing) return;
-        pendingWrites++;
-        pendingBytes += chunk.length;
-        if (!tls.write(chunk, (err?: Error | null) => onWritten(chunk.length, err))) input.pause();
+        if (state.up !== 'open') return;
+        const bytes = chunk.length;
+        pendingBytes += bytes;
+        if (pendingWrites++ === 0) dispatch({ type: 'writesPending', pending: true });
+        const more = tls.write(chunk, () => {
+          if (!writesBroken) pendingBytes -= bytes;
+          if (state.deadline === 'drain') dispatch({ type: 'progress' });
+          if (--pendingWrites === 0) dispatch({ type: 'writesPending', pending: false });
+        });
+        if (!more) input.pause();
       });
       tls.on('drain', () => {
-        if (!remoteEnded && !failing) input.resume();
+        if (state.up === 'open') input.resume();
       });
-      const onLocalEof = (): void => {
-        localEof = true;
+      input.on('end', () => {
         log('debug', `EOF on ${inputName}`);
-        maybeCloseWriteSide();
-      };
-      input.on('end', onLocalEof);
-      input.on('error', (err) => fail(EXIT_SYSTEM, `unable to read from ${inputName}: ${describeSystemError(err)}`));
+        dispatch({ type: 'inputEnded' });
+      });
+      input.on('error', (err) => dispatch({ type: 'inputFailed', message: `unable to read from ${inputName}: ${describeSystemError(err)}` }));
       // An input made before the handshake may have met its EOF already (an
       // empty stdin): libuv streams emit 'end' then, with nobody listening.
-      if (input.readableEnded) onLocalEof();
-      input.resume();
+      if (input.readableEnded) dispatch({ type: 'inputEnded' });
+      else input.resume();
     }
 
-    function onWritten(bytes: number, err?: Error | null): void {
-      pendingWrites--;
-      if (!err) pendingBytes -= bytes;
-      if (whenWritesDone && pendingWrites > 0) return armDrainTimer();
-      if (pendingWrites > 0) return;
-      if (whenWritesDone) whenWritesDone();
-      maybeCloseWriteSide();
+    // Every byte decrypted so far goes out, then the application sees EOF.
+    function endOutput({ output, endOutput: end = (done) => output.end(done) }: Cleartext): void {
+      // An errored TLS stream emits no more 'data', but read() still returns
+      // what it holds (held back by a slow output).
+      for (let chunk: Buffer | null; (chunk = tls.read()) !== null; ) output.write(chunk);
+      end((err) => dispatch(err ? { type: 'outputFailed', message: `unable to write to ${clear?.outputName ?? 'stdout'}: ${describeSystemError(err)}` } : { type: 'outputEnded' }));
     }
 
-    // Local EOF, once everything read has been encrypted and handed to the
-    // kernel: close_notify first in TLS 1.3 or with -S, then shutdown; before
-    // TLS 1.3 with -s, shut down the TCP write side without close_notify.
-    function maybeCloseWriteSide(): void {
-      if (!localEof || pendingWrites > 0 || writeSideClosed || remoteEnded || settled) return;
-      writeSideClosed = true;
-      const closed = (): void => options.onWriteSideClosed?.();
-      // An empty write first: its callback comes once the TLS engine's
-      // pending output (the client's last handshake flight, when stdin ends
-      // at once) has gone to the network; a shutdown before that cuts it,
-      // and the server sees an EOF during its handshake.
-      tls.write(Buffer.alloc(0), () => {
-        if (settled || remoteEnded) return;
-        if (tls.getProtocol() === 'TLSv1.3' || options.closeNotify) {
-          log('debug', 'sending close_notify and shutting down the write side');
-          tls.end(closed);
-        } else {
-          log('debug', 'shutting down the write side without close_notify');
-          if (link) link.endRaw(closed);
-          else if (network.kind === 'socket') network.socket.end(closed);
-        }
-      });
-    }
-
-    function networkFailure(err: Error): string {
-      const direction = (err as NodeJS.ErrnoException).syscall === 'write' ? 'write to' : 'read from';
-      return `unable to ${direction} the network: ${describeSystemError(err)}`;
-    }
-
-    // Over the JS link a reset reaches TLS as an EOF (see RawLink.readError).
-    function closedDuringHandshake(): string {
-      return link?.readError ? describeTlsError(link.readError, 'handshake') : 'connection closed by the server during the handshake';
-    }
-
-    function onRemoteEnd(): void {
-      if (failing) return finishFailure();
-      if (settled) return;
-      if (handshakeDone && link?.readError) return failAfterDelivery(EXIT_SYSTEM, networkFailure(link.readError));
-      if (!handshakeDone) return fail(EXIT_TLS, closedDuringHandshake());
-      remoteEnded = true;
-      const { input, output, endOutput = (done: () => void) => output.end(done) } = clear as Cleartext;
-      input.pause();
-      log('debug', truncated ? 'EOF from the network without close_notify' : 'end of the remote stream');
-      // Every byte decrypted so far goes out first, then the application sees EOF.
-      endOutput(() => {
-        if (options.enforceCloseNotify && truncated) {
-          return fail(EXIT_TLS, 'remote closed connection without a close_notify');
-        }
-        // Local data already read is sent before leaving.
-        const finish = (): void => {
-          if (settled) return;
-          settle();
-          resolve(report as ConnectionReport);
-        };
-        if (pendingWrites === 0) return finish();
-        whenWritesDone = finish;
-        armDrainTimer();
-      });
-    }
-
-    // After the remote end, local data already read goes out first, but a
-    // server that has ended its side may never read again: once the network
-    // has taken nothing for DRAIN_IDLE_MS, the rest is given up (the server
-    // has closed, so SPEC 6 allows it), with a warning saying how much.
-    let drainTimer: NodeJS.Timeout | undefined;
-    function armDrainTimer(): void {
-      if (drainTimer) clearTimeout(drainTimer);
-      drainTimer = setTimeout(() => {
-        if (settled) return;
-        log('warning', `${pendingBytes} bytes from ${clear?.inputName ?? 'stdin'} not sent: the server stopped reading after its end`);
-        whenWritesDone?.();
-      }, options.drainIdleMs ?? DRAIN_IDLE_MS);
-      drainTimer.unref();
+    function finish(): void {
+      if (timer) clearTimeout(timer);
+      clear?.input.pause();
+      tls.destroy();
+      link.destroy();
+      clear?.release?.();
+      if (state.failure) reject(new FatalError(state.failure.code, state.failure.message));
+      else resolve(report as ConnectionReport);
     }
   });
+}
+
+function tlsFailure(err: unknown, during: 'handshake' | 'session'): Failure {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  // A system error during the session (not a TLS one) is 111; during the handshake everything is 98.
+  if (during === 'session' && typeof code === 'string' && /^E[A-Z]+$/.test(code) && (err as NodeJS.ErrnoException).syscall) {
+    return { code: EXIT_SYSTEM, message: `unable to use the network: ${describeSystemError(err)}` };
+  }
+  return { code: EXIT_TLS, message: describeTlsError(err, during) };
+}
+
+function asFailure(err: unknown): Failure {
+  if (err instanceof FatalError) return { code: err.exitCode, message: err.message };
+  return { code: EXIT_SYSTEM, message: err instanceof Error ? err.message : String(err) };
 }

@@ -5,6 +5,7 @@ import { DetailedPeerCertificate, PeerCertificate } from 'tls';
 import { oneLine } from './errors';
 import type { ServerName } from './config';
 import { checkChain, checkName, NameMismatch } from './policy';
+import type { TrustAnchors } from './anchors';
 
 export class HostnameMismatch extends Error {
   readonly code = 'HOSTNAME_MISMATCH';
@@ -17,16 +18,21 @@ export class VerificationFailure extends Error {
 
 /**
  * The check Node runs after OpenSSL verified the chain, on the leaf with that
- * chain. First the minimums OpenSSL's @SECLEVEL=0 lifts (key sizes,
- * signature hashes: src/policy.ts), then any extra check (pins), then the
+ * chain. First the path and the minimums OpenSSL's @SECLEVEL=0 lifts (key
+ * sizes, signature hashes: src/path.ts, src/policy.ts), then any extra check (pins), then the
  * name. Without -k there is no name to check (SPEC section 4); Node would
  * otherwise check "localhost". The name rules are ours (RFC 9525, CA/B
  * Forum), not Node's, which fall back to the CN and accept partial
  * wildcards. An IP literal is matched against the certificate's IP
  * addresses only, octet for octet.
  */
-export function identityChecker(servername: ServerName | undefined, extraCheck?: (cert: DetailedPeerCertificate) => Error | undefined) {
-  // Node hands over getPeerCertificate(true): the leaf with its verified chain.
+export function identityChecker(
+  servername: ServerName | undefined,
+  anchors: TrustAnchors,
+  extraCheck?: (cert: DetailedPeerCertificate) => Error | undefined,
+) {
+  // Node hands over getPeerCertificate(true): the leaf with the chain Node
+  // rebuilt, which src/path.ts checks is a real path to one of `anchors`.
   let accepted: Buffer | undefined;
   return (_nodeHost: string, cert: PeerCertificate): Error | undefined => {
     // Node runs this again when the server asks for a renegotiation (which
@@ -45,7 +51,7 @@ export function identityChecker(servername: ServerName | undefined, extraCheck?:
   };
 
   function checkIdentity(cert: PeerCertificate): Error | undefined {
-    const weak = checkChain(cert);
+    const weak = checkChain(cert, anchors);
     if (weak) return new VerificationFailure(weak.message);
     const extra = extraCheck?.(cert as DetailedPeerCertificate);
     if (extra) return extra;
@@ -103,9 +109,10 @@ const unspecifiedWords: Record<string, string> = {
   'unsupported or invalid name syntax': 'certificate name constraints cannot be checked (unsupported or invalid name syntax)',
   'unsupported or invalid name constraint syntax': 'certificate name constraints cannot be checked (invalid constraint syntax)',
   'name constraints minimum and maximum not supported': 'certificate name constraints cannot be checked (minimum or maximum set)',
-  'EE certificate key too weak': 'certificate key is too small',
-  'CA certificate key too weak': 'CA certificate key is too small',
-  'CA signature digest algorithm too weak': 'certificate signature algorithm is too weak',
+  // OpenSSL's security level 2 (the default, src/tls-settings.ts): 112 bits.
+  'EE certificate key too weak': 'certificate key is too small (at least RSA 2048 bits or a 224-bit elliptic curve needed)',
+  'CA certificate key too weak': 'CA certificate key is too small (at least RSA 2048 bits or a 224-bit elliptic curve needed)',
+  'CA signature digest algorithm too weak': 'certificate signature algorithm is too weak (SHA-1 or MD5)',
   'path loop': 'certificate chain has a loop',
   'certificate chain too long': 'certificate chain is too long',
 };
@@ -126,9 +133,16 @@ export function describeTlsError(err: unknown, during: 'handshake' | 'session'):
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || code === 'ERR_SSL_RECORD_LAYER_FAILURE') {
     return `the server did not answer with TLS (${openSslReason(e)})`;
   }
-  const alert = /alert (.+?)(?: \(|$|:)/.exec(e.reason ?? '') ?? /sslv3 alert (.+?)(:|$)/.exec(e.message);
-  if (code.startsWith('ERR_SSL_') && /alert/i.test(e.reason ?? e.message)) {
-    return `the server sent a fatal alert: ${alert ? alert[1] : openSslReason(e)}`;
+  // The client's own limit on warning alerts (OpenSSL ends after 5 in a row):
+  // the server sent no fatal alert, it kept sending warnings.
+  if (code === 'ERR_SSL_TOO_MANY_WARN_ALERTS') return 'TLS protocol error: the server sent too many warning alerts';
+  // A received alert reads "sslv3 alert ...", "tlsv1 alert ...", "tlsv13 alert ..." or "ssl/tls alert ...".
+  const received = /(?:^|:)\s*(?:sslv3|tlsv1\d*|ssl\/tls) alert (.+?)(?: \(|$|:)/;
+  const alert = received.exec(e.reason ?? '') ?? received.exec(e.message);
+  if (code.startsWith('ERR_SSL_') && alert) {
+    // Servers that speak only TLS 1.0 or 1.1 answer a TLS 1.2+ hello this way.
+    const hint = code === 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' ? ' (no TLS version in common: TLS 1.0 and 1.1 are offered only with --min-protocol=TLSv1 or TLSv1.1)' : '';
+    return `the server sent a fatal alert: ${oneLine(alert[1])}${hint}`;
   }
   if (code.startsWith('ERR_SSL_')) return `TLS protocol error: ${openSslReason(e)}`;
   return oneLine(e.message);

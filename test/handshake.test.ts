@@ -7,6 +7,7 @@ import { writeFileSync } from 'fs';
 import { Pki, Cert, certSha256 } from './helpers/pki';
 import { runWithSocket, parseNotification, sha256 } from './helpers/harness';
 import { startTlsServer, echo, startOpensslServer } from './helpers/servers';
+import { defaultGroupName } from './helpers/runtime';
 import type { TLSSocket } from 'tls';
 
 let pki: Pki;
@@ -37,12 +38,17 @@ test('TLS 1.3: data both ways, exact notification bytes, exit 0', async () => {
     assert.equal(r.stderr, '');
     assert.equal(r.code, 0);
     assert.equal(r.stdout.toString(), 'hello through TLS\n');
+    const group = await defaultGroupName(leaf);
     const expected =
       'SSL_PROTOCOL=TLSv1.3\0' +
       'SSL_CIPHER=TLS_AES_256_GCM_SHA384\0' +
       'SSL_TLS_SNI_SERVERNAME=www.example.test\0' +
       `SSL_PEER_CERT_HASH=SHA256:${certSha256(leaf)}\0` +
-      'SSL_PEER_CERT_SUBJECT=C=FR, O=s6-tlsc-io tests, CN=www.example.test\0\0';
+      'SSL_PEER_CERT_SUBJECT=C=FR, O=s6-tlsc-io tests, CN=www.example.test\0' +
+      // Beyond the five keys: the group agreed (the hybrid post-quantum one
+      // where both ends have OpenSSL 3.5), where this Node can name it.
+      (group ? `SSL_KEX_GROUP=${group}\0` : '') +
+      '\0';
     assert.equal(r.notification!.toString(), expected);
   } finally {
     await server.close();
@@ -209,10 +215,11 @@ test('--no-verify-cert accepts an untrusted server but still needs CADIR or CAFI
 });
 
 for (const version of ['TLSv1', 'TLSv1.1'] as const) {
-  test(`liberal versions: a ${version}-only server is still reached (SPEC section 4)`, async () => {
+  test(`liberal versions: a ${version}-only server is reached when TLS 1.0/1.1 are asked for, refused by default (SPEC section 4)`, async () => {
     const server = await startTlsServer({ leaf, chain: [inter], minVersion: version, maxVersion: version, ciphers: 'DEFAULT:@SECLEVEL=0' }, echo);
     try {
-      const r = await runWithSocket(server.port, ['-d', '3', '-k', 'www.example.test', '6', '7'], {
+      // --min-protocol=TLSv1 (or TLSv1.1) lowers OpenSSL's security level to 0, which they need (src/tls-settings.ts).
+      const r = await runWithSocket(server.port, ['-d', '3', `--min-protocol=${version}`, '-k', 'www.example.test', '6', '7'], {
         env: { CAFILE: root.certPath },
         stdin: `old ${version}`,
         notificationFd: 3,
@@ -220,9 +227,10 @@ for (const version of ['TLSv1', 'TLSv1.1'] as const) {
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.toString(), `old ${version}`);
       assert.equal(parseNotification(r.notification!)[0], `SSL_PROTOCOL=${version}`);
-      // --min-protocol makes a stricter client for those who want one.
-      const strict = await runWithSocket(server.port, ['--min-protocol=TLSv1.2', '-k', 'www.example.test', '6', '7'], { env: { CAFILE: root.certPath }, stdin: 'x' });
+      // By default: TLS 1.2 and 1.3 only, and the words say how to reach such a server.
+      const strict = await runWithSocket(server.port, ['-k', 'www.example.test', '6', '7'], { env: { CAFILE: root.certPath }, stdin: 'x' });
       assert.equal(strict.code, 98);
+      assert.match(strict.stderr, /--min-protocol=TLSv1 or TLSv1\.1\)\n$/);
     } finally {
       await server.close();
     }

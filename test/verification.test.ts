@@ -85,6 +85,11 @@ const SPECS: [string, Spec][] = [
   ['ncExclSame', LEAF('iNcExcl', { dns: ['bad.example.test'] })],
   ['ncExclSub', LEAF('iNcExcl', { dns: ['x.bad.example.test'] })],
   ['ncExclNot', LEAF('iNcExcl', { dns: ['notbad.example.test'] })],
+  ['iNcExclSecret', CA('Excluded secret.corp.test', 'root', { extraExtensions: ['nameConstraints = critical, excluded;DNS:secret.corp.test'] })],
+  ['ncWildOverExcl', LEAF('iNcExclSecret', { dns: ['*.corp.test'] })],
+  ['ncWildBesideExcl', LEAF('iNcExclSecret', { dns: ['*.other.corp.test'] })],
+  ['iNcPermWww', CA('Permitted www.corp.test', 'root', { extraExtensions: ['nameConstraints = critical, permitted;DNS:www.corp.test'] })],
+  ['ncWildOverPerm', LEAF('iNcPermWww', { dns: ['*.corp.test'] })],
   ['iNcIp', CA('Permitted 127/8', 'root', { extraExtensions: ['nameConstraints = critical, permitted;IP:127.0.0.0/255.0.0.0'] })],
   ['ncIpOk', LEAF('iNcIp', { dns: [], ip: ['127.0.0.1'] })],
   ['ncIpOut', LEAF('iNcIp', { dns: [], ip: ['10.1.2.3'] })],
@@ -102,6 +107,8 @@ const SPECS: [string, Spec][] = [
   ['leafUnderClientAuthCa', LEAF('iClientAuth')],
   ['leafNoKu', LEAF('root', { keyUsage: 'none' })],
   ['leafKuKeyEnc', LEAF('root', { keyUsage: 'keyEncipherment' })],
+  ['leafCaTrue', LEAF('root', { ca: true })],
+  ['selfSignedCaLeaf', { ca: true, dns: ['www.example.test'] }],
   // extensions
   ['leafCritUnknown', LEAF('root', { extraExtensions: [CRITICAL_UNKNOWN] })],
   ['leafNoncritUnknown', LEAF('root', { extraExtensions: ['1.3.6.1.4.1.55555.2 = ASN1:UTF8String:may be ignored'] })],
@@ -172,7 +179,8 @@ const PURPOSE = V('certificate chain is not valid for TLS server authentication 
 const NO_CERT_SIGN = V("an issuer's key usage does not allow signing certificates (keyCertSign missing)");
 const mismatch = (name: string, valid: string): string => `hostname mismatch: ${name}: certificate is valid for ${valid}`;
 const MAIN_VALID = 'www.example.test, alt.example.test, 127.0.0.1, ::1';
-const SECLEVEL0 = 'OpenSSL at @SECLEVEL=0 (needed for TLS 1.0/1.1) accepts it; src/policy.ts rejects it';
+const WILD_EXCLUDED = V('certificate name *.corp.test stands for names the issuer\'s name constraints exclude (secret.corp.test): "Excluded secret.corp.test"');
+const SECLEVEL0 = 'OpenSSL at @SECLEVEL=0 (used when TLS 1.0/1.1 are asked for: the row runs with --min-protocol=TLSv1) accepts it; src/policy.ts rejects it';
 
 const ROWS: Row[] = [
   // --- chains of depth 1 to 4 (RFC 5280 section 6.1) ---
@@ -215,6 +223,10 @@ const ROWS: Row[] = [
   { what: 'excluded DNS subtree: the name itself', leaf: 'ncExclSame', send: ['iNcExcl'], k: 'bad.example.test', expect: V("certificate name is excluded by the issuer's name constraints"), why: 'RFC 5280 4.2.1.10, 6.1.3 (c)' },
   { what: 'excluded DNS subtree: a subdomain', leaf: 'ncExclSub', send: ['iNcExcl'], k: 'x.bad.example.test', expect: V("certificate name is excluded by the issuer's name constraints"), why: 'RFC 5280 4.2.1.10' },
   { what: 'excluded DNS subtree: a name that only ends the same', leaf: 'ncExclNot', send: ['iNcExcl'], k: 'notbad.example.test', expect: 'accept', why: 'RFC 5280 4.2.1.10: label boundaries' },
+  { what: 'wildcard standing for an excluded name, asked for that name', leaf: 'ncWildOverExcl', send: ['iNcExclSecret'], k: 'secret.corp.test', expect: WILD_EXCLUDED, why: 'RFC 5280 4.2.1.10: the excluded name must not be certified; Chromium and Go refuse a wildcard that covers it', differs: 'OpenSSL compares "*.corp.test" with the subtree as a string and accepts; the program refuses' },
+  { what: 'wildcard standing for an excluded name, asked for another name', leaf: 'ncWildOverExcl', send: ['iNcExclSecret'], k: 'www.corp.test', expect: WILD_EXCLUDED, why: 'the certificate itself breaks the constraint, whatever name is asked for (Chromium, Go)', differs: 'OpenSSL accepts; the program refuses' },
+  { what: 'wildcard beside an excluded name', leaf: 'ncWildBesideExcl', send: ['iNcExclSecret'], k: 'x.other.corp.test', expect: 'accept', why: 'RFC 5280 4.2.1.10: no name "*.other.corp.test" stands for is under secret.corp.test' },
+  { what: 'wildcard wider than the permitted name', leaf: 'ncWildOverPerm', send: ['iNcPermWww'], k: 'www.corp.test', expect: V("certificate name is outside the issuer's permitted names (name constraints)"), why: 'RFC 5280 4.2.1.10: x.corp.test is not within www.corp.test' },
   { what: 'permitted IPv4 subtree: address inside', leaf: 'ncIpOk', send: ['iNcIp'], k: '127.0.0.1', expect: 'accept', why: 'RFC 5280 4.2.1.10 (address and mask)' },
   { what: 'permitted IPv4 subtree: address outside', leaf: 'ncIpOut', send: ['iNcIp'], k: '10.1.2.3', expect: V("certificate name is outside the issuer's permitted names (name constraints)"), why: 'RFC 5280 4.2.1.10' },
   { what: 'excluded IPv4 subtree', leaf: 'ncIpExcl4', send: ['iNcIpExcl'], k: '10.1.2.3', expect: V("certificate name is excluded by the issuer's name constraints"), why: 'RFC 5280 4.2.1.10' },
@@ -227,6 +239,8 @@ const ROWS: Row[] = [
   { what: 'intermediate with EKU clientAuth only', leaf: 'leafUnderClientAuthCa', send: ['iClientAuth'], expect: PURPOSE, why: 'EKU in CA certificates restricts the subtree (CA/B BR 7.1.2.10.6, Mozilla and Microsoft practice; OpenSSL applies it)' },
   { what: 'leaf without keyUsage', leaf: 'leafNoKu', expect: 'accept', why: 'RFC 5280 4.2.1.3: keyUsage is optional; absent means no restriction' },
   { what: 'leaf keyUsage keyEncipherment only, TLS 1.3', leaf: 'leafKuKeyEnc', expect: V('certificate key usage does not allow signing (keyUsage lacks digitalSignature)'), why: 'RFC 8446 4.4.2.2, RFC 5280 4.2.1.3: with keyUsage present, digitalSignature must be set for the key to sign the handshake', differs: 'OpenSSL 3.0 does not check keyUsage in TLS 1.3 and accepts; src/policy.ts rejects' },
+  { what: 'leaf that is a CA (basicConstraints CA:TRUE)', leaf: 'leafCaTrue', expect: V('the server certificate is a CA certificate (basicConstraints CA:TRUE), not an end-entity one'), why: 'CA/B BR 7.1.2.7.8: a subscriber certificate is not a CA; its key could issue for any name (Firefox: CA cert used as end entity)', differs: 'OpenSSL accepts it; the program refuses' },
+  { what: 'self-signed CA:TRUE server certificate that is itself the trust anchor', leaf: 'selfSignedCaLeaf', anchors: ['selfSignedCaLeaf'], expect: 'accept', why: 'the user trusts exactly this certificate (openssl req -x509 makes CA:TRUE ones): nothing below it to issue' },
   // --- extensions ---
   { what: 'critical unknown extension in the leaf', leaf: 'leafCritUnknown', expect: V('certificate has an unknown critical extension'), why: 'RFC 5280 4.2: a certificate with an unrecognized critical extension MUST be rejected' },
   { what: 'non-critical unknown extension', leaf: 'leafNoncritUnknown', expect: 'accept', why: 'RFC 5280 4.2: unrecognized non-critical extensions may be ignored' },
@@ -250,6 +264,9 @@ const ROWS: Row[] = [
   { what: 'weak leaf key, TLS 1.2', leaf: 'leafRsa1024', maxVersion: 'TLSv1.2', expect: V('certificate key is too small (RSA 1024 bits, at least 2048 needed)'), why: 'CA/B BR 6.1.5: the same rules whatever the protocol version', differs: SECLEVEL0 },
   { what: 'leaf signed with SHA-1, TLS 1.2', leaf: 'leafSha1Rsa', anchors: ['rootRsa'], maxVersion: 'TLSv1.2', expect: V('certificate signature algorithm is too weak (SHA-1 with RSA)'), why: 'CA/B BR 7.1.3.2', differs: SECLEVEL0 },
   { what: 'partial wildcard, TLS 1.2', leaf: 'leafPartial', maxVersion: 'TLSv1.2', expect: mismatch('www.example.test', 'w*.example.test'), why: 'RFC 9525 6.3', differs: 'Node accepts a partial wildcard; the program refuses it' },
+  { what: 'weak leaf key at the default security level', leaf: 'leafRsa1024', expect: V('certificate key is too small (at least RSA 2048 bits or a 224-bit elliptic curve needed)'), why: 'OpenSSL security level 2 (the default when TLS 1.0/1.1 are not asked for): 112 bits' },
+  { what: 'weak anchor key at the default security level', leaf: 'leafUnderRootRsa1024', anchors: ['rootRsa1024'], expect: V('CA certificate key is too small (at least RSA 2048 bits or a 224-bit elliptic curve needed)'), why: 'OpenSSL security level 2 checks the anchor key too' },
+  { what: 'SHA-1-signed intermediate at the default security level', leaf: 'leafUnderSha1', send: ['iSha1'], expect: V('certificate signature algorithm is too weak (SHA-1 or MD5)'), why: 'OpenSSL security level 2: SHA-1 gives less than 112 bits against collisions' },
   { what: 'self-signed anchor whose own signature is SHA-1', leaf: 'leafUnderRootSha1', anchors: ['rootSha1'], expect: 'accept', why: 'RFC 5280 6.1.1 (d): an anchor is trusted as configured, its self-signature is never relied on' },
   // --- DNS names (RFC 9525 6.3, RFC 6125 6.4) ---
   { what: 'exact name', leaf: 'leafD1', expect: 'accept', why: 'RFC 6125 6.4.1' },
@@ -373,7 +390,10 @@ describe('certificate verification corpus', { concurrency: 4 }, () => {
     it(label, async () => {
       const { port } = await serverFor(row);
       const anchors = row.anchors ?? ['root'];
-      const args = [...(row.args ?? []), '-v0', ...(row.k === null ? [] : ['-k', row.k ?? 'www.example.test']), '6', '7'];
+      // Where OpenSSL's default security level would reject first, the row
+      // asks for TLS 1.0 too: level 0, where the policy is the only barrier.
+      const legacy = row.differs === SECLEVEL0 ? ['--min-protocol=TLSv1'] : [];
+      const args = [...legacy, ...(row.args ?? []), '-v0', ...(row.k === null ? [] : ['-k', row.k ?? 'www.example.test']), '6', '7'];
       const payload = `row: ${row.what}`;
       const r = await runWithSocket(port, args, { env: { CAFILE: pki.path(`anchors-${anchors.join('+')}.pem`) }, stdin: payload });
       const why = `${row.why}${row.differs ? ` [differs: ${row.differs}]` : ''}`;

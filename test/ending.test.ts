@@ -1,0 +1,242 @@
+// End to end: how a session ends, where the output goes (SPEC sections 6
+// and 7): -J is 98 whatever stdout is, a write error on stdout at the very
+// end is 111, and --no-shutdown against a server that gives up on a
+// half-closed client.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { randomBytes } from 'crypto';
+import { connect, createServer, Server, Socket } from 'net';
+import { TLSSocket, createSecureContext } from 'tls';
+import { Pki, Cert, serverPki, K } from './helpers/pki';
+import { BIN, RunResult, cleanEnv, runWithSocket, sha256, waitFor } from './helpers/harness';
+
+let pki: Pki;
+let root: Cert;
+let leaf: Cert;
+let dir: string;
+
+before(() => {
+  ({ pki, root, leaf } = serverPki());
+  dir = mkdtempSync(join(tmpdir(), 's6-tlsc-io-ending-'));
+});
+after(() => {
+  pki.remove();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A TLS server over a plain TCP server, so that a test can end the TCP side its own way. */
+async function tlsServer(onSecure: (tls: TLSSocket, raw: Socket) => void): Promise<{ port: number; close: () => void }> {
+  const context = createSecureContext({ key: leaf.keyPem, cert: leaf.certPem });
+  const sockets = new Set<Socket>();
+  const server: Server = createServer({ allowHalfOpen: true }, (raw) => {
+    sockets.add(raw);
+    raw.on('error', () => undefined);
+    const tls = new TLSSocket(raw, { isServer: true, secureContext: context });
+    tls.on('error', () => undefined);
+    tls.once('secure', () => onSecure(tls, raw));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () => {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+/** Runs the program with the socket at 6/7 and stdout at `stdoutFd`; stdin stays open. */
+function runToFd(port: number, args: string[], stdoutFd: number): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      const child = spawn(BIN, args, {
+        stdio: ['pipe', stdoutFd, 'pipe', 'ignore', 'ignore', 'ignore', socket, socket],
+        env: cleanEnv({ CAFILE: root.certPath }),
+      });
+      socket.destroy();
+      waitFor(child, Date.now(), { keepStdinOpen: true }).then(resolve, reject);
+    });
+  });
+}
+
+const reply = randomBytes(50_000);
+/** Sends `reply`, then a bare FIN: no close_notify. */
+const truncating = (tls: TLSSocket, raw: Socket): void => void tls.write(reply, () => raw.end());
+
+test('-J: a FIN without close_notify is exit 98 with stdout on a pipe, and every byte before it is delivered', async () => {
+  const server = await tlsServer(truncating);
+  try {
+    const r = await runWithSocket(server.port, ['-J', ...K, '6', '7'], { env: { CAFILE: root.certPath }, keepStdinOpen: true });
+    assert.equal(r.code, 98);
+    assert.equal(r.stderr, 's6-tlsc-io: fatal: remote closed connection without a close_notify\n');
+    assert.equal(sha256(r.stdout), sha256(reply));
+  } finally {
+    server.close();
+  }
+});
+
+test('-J: the same with stdout on a regular file: exit 98, the file holds every byte', async () => {
+  const server = await tlsServer(truncating);
+  const path = join(dir, 'out');
+  const fd = openSync(path, 'w');
+  try {
+    const r = await runToFd(server.port, ['-J', ...K, '6', '7'], fd);
+    assert.equal(r.code, 98, r.stderr);
+    assert.equal(r.stderr, 's6-tlsc-io: fatal: remote closed connection without a close_notify\n');
+    assert.equal(sha256(readFileSync(path)), sha256(reply));
+  } finally {
+    closeSync(fd);
+    server.close();
+  }
+});
+
+test('-J: the same with stdout on a terminal (script(1)): exit 98', async () => {
+  const server = await tlsServer(truncating);
+  try {
+    const r = await new Promise<RunResult>((resolve, reject) => {
+      const socket = connect({ port: server.port, host: '127.0.0.1' });
+      socket.once('error', reject);
+      socket.once('connect', () => {
+        // script gives its command the pty on 0, 1 and 2 and exits with its code (-e).
+        const child = spawn('script', ['-qfec', `${BIN} -J ${K.join(' ')} 6 7 >/dev/tty`, '/dev/null'], {
+          stdio: ['pipe', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', socket, socket],
+          env: cleanEnv({ CAFILE: root.certPath, TERM: 'dumb' }),
+        });
+        socket.destroy();
+        waitFor(child, Date.now(), { keepStdinOpen: true, timeoutMs: 15000 }).then(resolve, reject);
+      });
+    });
+    assert.equal(r.code, 98, r.stdout.toString('latin1').slice(-300));
+    assert.match(r.stdout.toString('latin1'), /s6-tlsc-io: fatal: remote closed connection without a close_notify/);
+  } finally {
+    server.close();
+  }
+});
+
+test('stdout on /dev/full: the write error at the end is exit 111 with its words, never 0', async () => {
+  const server = await tlsServer((tls) => tls.end(reply));
+  const fd = openSync('/dev/full', 'w');
+  try {
+    for (const flags of [['-j'], ['-J']]) {
+      const r = await runToFd(server.port, [...flags, ...K, '6', '7'], fd);
+      assert.equal(r.code, 111, r.stderr);
+      assert.equal(r.stderr, 's6-tlsc-io: fatal: unable to write to stdout: No space left on device\n');
+    }
+  } finally {
+    closeSync(fd);
+    server.close();
+  }
+});
+
+test('stdout on /dev/full with a reply that fits one write: still 111', async () => {
+  const server = await tlsServer((tls) => tls.end('short answer\n'));
+  const fd = openSync('/dev/full', 'w');
+  try {
+    const r = await runToFd(server.port, [...K, '6', '7'], fd);
+    assert.equal(r.code, 111, r.stderr);
+    assert.match(r.stderr, /^s6-tlsc-io: fatal: unable to write to stdout: No space left on device\n$/);
+  } finally {
+    closeSync(fd);
+    server.close();
+  }
+});
+
+// A server like nginx: it answers a request with a large body, but takes the
+// client's half-close (or its close_notify) as the client giving up, and
+// drops the connection at once, without close_notify.
+const big = randomBytes(4 * 1024 * 1024);
+function impatient(seen: { clientEnded: boolean; finished: boolean }) {
+  return (tls: TLSSocket, raw: Socket): void => {
+    let offset = 0;
+    let started = false;
+    // 64 KiB a millisecond or so: the answer takes long enough for the
+    // client's end to arrive in the middle of it, as with a real file server.
+    const send = (): void => {
+      if (raw.destroyed) return;
+      if (offset >= big.length) {
+        seen.finished = true;
+        return void tls.end(); // close_notify, then FIN
+      }
+      tls.write(big.subarray(offset, offset + 64 * 1024), () => setTimeout(send, 1));
+      offset += 64 * 1024;
+    };
+    tls.on('data', () => {
+      if (!started) {
+        started = true;
+        setImmediate(send);
+      }
+    });
+    tls.on('end', () => {
+      seen.clientEnded = true;
+      if (!seen.finished) raw.destroy();
+    });
+  };
+}
+
+test('--no-shutdown: a server that gives up on a half-closed client still delivers its whole answer: exit 0, 4 MiB (TLS 1.3 and 1.2, -s and -S)', async () => {
+  for (const version of ['TLSv1.3', 'TLSv1.2']) {
+    for (const flag of ['-s', '-S']) {
+      const seen = { clientEnded: false, finished: false };
+      const server = await tlsServer(impatient(seen));
+      try {
+        const r = await runWithSocket(server.port, [flag, '--no-shutdown', `--max-protocol=${version}`, ...K, '6', '7'], {
+          env: { CAFILE: root.certPath },
+          stdin: 'GET /big HTTP/1.0\r\n\r\n',
+        });
+        assert.equal(r.code, 0, `${version} ${flag}: ${r.stderr}`);
+        assert.equal(r.stderr, '');
+        assert.equal(r.stdout.length, big.length, `${version} ${flag}`);
+        assert.equal(sha256(r.stdout), sha256(big));
+        assert.equal(seen.finished, true);
+      } finally {
+        server.close();
+      }
+    }
+  }
+});
+
+test('without --no-shutdown, -j: a server that drops the connection after our half-close gets a warning naming --no-shutdown and -J', async () => {
+  const seen = { clientEnded: false, finished: false };
+  const server = await tlsServer(impatient(seen));
+  try {
+    const r = await runWithSocket(server.port, ['--max-protocol=TLSv1.2', ...K, '6', '7'], {
+      env: { CAFILE: root.certPath },
+      stdin: 'GET /big HTTP/1.0\r\n\r\n',
+    });
+    // The server saw our FIN; it either finished first (all 4 MiB, close_notify)
+    // or dropped the connection: then the answer is short and we say so.
+    assert.equal(seen.clientEnded, true);
+    if (r.stdout.length < big.length) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /^s6-tlsc-io: warning: the server ended without close_notify after our half-close: .*--no-shutdown.*-J/);
+    } else {
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.ok(big.subarray(0, r.stdout.length).equals(r.stdout), 'a prefix of the answer, in order');
+  } finally {
+    server.close();
+  }
+});
+
+test('--no-shutdown -J: the server ends with close_notify: exit 0; without it: 98', async () => {
+  const withNotify = await tlsServer((tls) => tls.on('data', () => tls.end(reply)));
+  const without = await tlsServer((tls, raw) => tls.on('data', () => tls.write(reply, () => raw.end())));
+  try {
+    const ok = await runWithSocket(withNotify.port, ['-J', '--no-shutdown', ...K, '6', '7'], { env: { CAFILE: root.certPath }, stdin: 'hello' });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(sha256(ok.stdout), sha256(reply));
+    const cut = await runWithSocket(without.port, ['-J', '--no-shutdown', ...K, '6', '7'], { env: { CAFILE: root.certPath }, stdin: 'hello' });
+    assert.equal(cut.code, 98, cut.stderr);
+    assert.equal(sha256(cut.stdout), sha256(reply));
+  } finally {
+    withNotify.close();
+    without.close();
+  }
+});
