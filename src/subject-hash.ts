@@ -15,7 +15,7 @@ import * as crypto from 'crypto';
 // crypto.hash (Node >= 20.12) saves a Hash object per call; ~145 per start.
 const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer }).hash;
 const sha1 = (data: Uint8Array): Buffer => (oneShot ? oneShot('sha1', data, 'buffer') : crypto.createHash('sha1').update(data).digest());
-import { readChildren, readTlv, Tlv } from './der';
+import { readTlv, Tlv } from './der';
 
 const UTF8_STRING = 0x0c;
 const PRINTABLE_STRING = 0x13;
@@ -27,10 +27,10 @@ const BMP_STRING = 0x1e;
 const SEQUENCE = 0x30;
 const SET = 0x31;
 
-// Written into one reused byte array: a CADIR of ~145 files is hashed at
-// every start, and a Buffer or an array per field made the garbage
-// collector the main cost. A TLV's header is written once its content is
-// there: room for the longest header is kept, then the content moved back.
+// Written into one reused buffer, every length computed before its bytes
+// are written (no per-field Buffer, array or move): a CADIR of ~145 files is
+// hashed at every start, in code that runs once per process, so allocations
+// and calls per byte were most of its cost.
 let out = Buffer.alloc(4096);
 let at = 0;
 
@@ -41,91 +41,75 @@ function room(n: number): void {
   out = bigger;
 }
 
-const MAX_HEADER = 6;
+const headerLength = (n: number): number => (n < 0x80 ? 2 : n < 0x100 ? 3 : n < 0x10000 ? 4 : 5);
 
-function open(): number {
-  room(MAX_HEADER);
-  const mark = at;
-  at += MAX_HEADER;
-  return mark;
-}
-
-function close(mark: number, tag: number): void {
-  const length = at - mark - MAX_HEADER;
-  let size = 2;
-  if (length >= 0x80) for (let v = length; v > 0; v = Math.floor(v / 256)) size++;
-  out.copyWithin(mark + size, mark + MAX_HEADER, at);
-  out[mark] = tag;
-  if (length < 0x80) out[mark + 1] = length;
-  else {
-    out[mark + 1] = 0x80 | (size - 2);
-    for (let k = size - 1, v = length; k >= 2; k--, v = Math.floor(v / 256)) out[mark + k] = v & 0xff;
+function putHeader(tag: number, n: number): void {
+  out[at++] = tag;
+  if (n < 0x80) out[at++] = n;
+  else if (n < 0x100) {
+    out[at++] = 0x81;
+    out[at++] = n;
+  } else if (n < 0x10000) {
+    out[at++] = 0x82;
+    out[at++] = n >> 8;
+    out[at++] = n & 0xff;
+  } else {
+    out[at++] = 0x83;
+    out[at++] = n >> 16;
+    out[at++] = (n >> 8) & 0xff;
+    out[at++] = n & 0xff;
   }
-  at -= MAX_HEADER - size;
-}
-
-function putTlv(tag: number, der: Buffer, from: number, to: number): void {
-  const mark = open();
-  room(to - from);
-  // Short (an OID, a value): a loop beats Buffer.copy's set-up.
-  for (let i = from; i < to; i++) out[at++] = der[i];
-  close(mark, tag);
 }
 
 const isSpace = (b: number): boolean => b === 0x20 || (b >= 0x09 && b <= 0x0d);
 
 /**
- * asn1_string_canon on the value's characters (code points, as
- * ASN1_STRING_to_UTF8 would turn them into UTF-8): white space trimmed at
- * both ends, inner runs folded to one space, ASCII letters lowered,
- * everything else kept. The caller reserves room (4 bytes a character).
+ * asn1_string_canon over characters (code points, as ASN1_STRING_to_UTF8
+ * would turn them into UTF-8): white space trimmed at both ends, inner runs
+ * folded to one space, ASCII letters lowered, everything else kept. With
+ * `write` false it only counts the bytes.
  */
-function putCanonical(points: ArrayLike<number>, from: number, to: number): void {
+function canonical(points: ArrayLike<number>, from: number, to: number, write: boolean): number {
+  let n = 0;
   let pendingSpace = false;
-  let started = false;
   for (let i = from; i < to; i++) {
     const cp = points[i];
     if (cp < 0x80 && isSpace(cp)) {
-      pendingSpace = started;
+      pendingSpace = n > 0;
       continue;
     }
-    if (pendingSpace) out[at++] = 0x20;
-    pendingSpace = false;
-    started = true;
+    if (pendingSpace) {
+      if (write) out[at++] = 0x20;
+      n++;
+      pendingSpace = false;
+    }
     if (cp < 0x80) {
-      out[at++] = cp >= 0x41 && cp <= 0x5a ? cp + 0x20 : cp;
+      if (write) out[at++] = cp >= 0x41 && cp <= 0x5a ? cp + 0x20 : cp;
+      n++;
     } else if (cp < 0x800) {
-      out[at++] = 0xc0 | (cp >> 6);
-      out[at++] = 0x80 | (cp & 0x3f);
+      if (write) {
+        out[at++] = 0xc0 | (cp >> 6);
+        out[at++] = 0x80 | (cp & 0x3f);
+      }
+      n += 2;
     } else if (cp < 0x10000) {
-      out[at++] = 0xe0 | (cp >> 12);
-      out[at++] = 0x80 | ((cp >> 6) & 0x3f);
-      out[at++] = 0x80 | (cp & 0x3f);
+      if (write) {
+        out[at++] = 0xe0 | (cp >> 12);
+        out[at++] = 0x80 | ((cp >> 6) & 0x3f);
+        out[at++] = 0x80 | (cp & 0x3f);
+      }
+      n += 3;
     } else {
-      out[at++] = 0xf0 | (cp >> 18);
-      out[at++] = 0x80 | ((cp >> 12) & 0x3f);
-      out[at++] = 0x80 | ((cp >> 6) & 0x3f);
-      out[at++] = 0x80 | (cp & 0x3f);
+      if (write) {
+        out[at++] = 0xf0 | (cp >> 18);
+        out[at++] = 0x80 | ((cp >> 12) & 0x3f);
+        out[at++] = 0x80 | ((cp >> 6) & 0x3f);
+        out[at++] = 0x80 | (cp & 0x3f);
+      }
+      n += 4;
     }
   }
-}
-
-const NON_ASCII = /[^\x00-\x7f]/;
-const SPACES = /[\t\n\v\f\r ]+/g;
-const ONE_BYTE_TAGS = new Set([UTF8_STRING, PRINTABLE_STRING, T61_STRING, IA5_STRING, VISIBLE_STRING]);
-
-/**
- * The common case, a value of one-byte characters all ASCII, canonical
- * with the runtime's own string functions (much cheaper than a loop in a
- * process that runs this once). ASCII white space and JavaScript's agree
- * there. False, writing nothing, for any other value.
- */
-function putCanonicalAscii(tag: number, der: Buffer, from: number, to: number): boolean {
-  if (!ONE_BYTE_TAGS.has(tag)) return false;
-  const text = der.toString('latin1', from, to);
-  if (NON_ASCII.test(text)) return false;
-  at += out.write(text.replace(SPACES, ' ').trim().toLowerCase(), at, 'latin1');
-  return true;
+  return n;
 }
 
 /** The value's characters as ASN1_STRING_to_UTF8 reads them, or undefined where OpenSSL would fail; `der` itself for one byte a character. */
@@ -164,37 +148,39 @@ function codePoints(tag: number, der: Buffer, from: number, to: number): ArrayLi
   }
 }
 
-const CANONICAL_TAGS = new Set([UTF8_STRING, PRINTABLE_STRING, T61_STRING, IA5_STRING, VISIBLE_STRING, UNIVERSAL_STRING, BMP_STRING]);
+const isCanonicalTag = (tag: number): boolean =>
+  tag === UTF8_STRING || tag === PRINTABLE_STRING || tag === T61_STRING || tag === IA5_STRING || tag === VISIBLE_STRING || tag === UNIVERSAL_STRING || tag === BMP_STRING;
 
 /** One AttributeTypeAndValue, canonical and re-encoded with minimal lengths, as OpenSSL does; false when malformed. */
 function putCanonicalAttribute(der: Buffer, attr: Tlv): boolean {
   if (attr.tag !== SEQUENCE) return false;
-  const parts = readChildren(der, attr.start, attr.end);
-  if (!parts || parts.length !== 2 || parts[0].tag !== 0x06) return false;
-  const type = parts[0];
-  const value = parts[1];
-  const mark = open();
-  putTlv(type.tag, der, type.start, type.end);
-  if (CANONICAL_TAGS.has(value.tag)) {
-    const valueMark = open();
-    room(4 * (value.end - value.start));
-    if (putCanonicalAscii(value.tag, der, value.start, value.end)) {
-      close(valueMark, UTF8_STRING);
-      close(mark, SEQUENCE);
-      return true;
-    }
-    at = valueMark + MAX_HEADER;
-    const points = codePoints(value.tag, der, value.start, value.end);
+  const type = readTlv(der, attr.start, attr.end);
+  const value = type && readTlv(der, type.end, attr.end);
+  if (!type || !value || value.end !== attr.end || type.tag !== 0x06) return false;
+  const typeLength = type.end - type.start;
+  let points: ArrayLike<number> | undefined;
+  let from = value.start;
+  let to = value.end;
+  let valueLength = to - from;
+  const canon = isCanonicalTag(value.tag);
+  if (canon) {
+    points = codePoints(value.tag, der, value.start, value.end);
     if (!points) return false;
-    const from = points === der ? value.start : 0;
-    const to = points === der ? value.end : points.length;
-    room(4 * (to - from));
-    putCanonical(points, from, to);
-    close(valueMark, UTF8_STRING);
-  } else {
-    putTlv(value.tag, der, value.start, value.end);
+    if (points !== der) [from, to] = [0, points.length];
+    valueLength = canonical(points, from, to, false);
   }
-  close(mark, SEQUENCE);
+  const content = headerLength(typeLength) + typeLength + headerLength(valueLength) + valueLength;
+  room(headerLength(content) + content);
+  putHeader(SEQUENCE, content);
+  putHeader(type.tag, typeLength);
+  for (let i = type.start; i < type.end; i++) out[at++] = der[i];
+  if (points) {
+    putHeader(UTF8_STRING, valueLength);
+    canonical(points, from, to, true);
+  } else {
+    putHeader(value.tag, valueLength);
+    for (let i = from; i < to; i++) out[at++] = der[i];
+  }
   return true;
 }
 
@@ -208,28 +194,35 @@ function compareEncodings(a: Uint8Array, b: Uint8Array): number {
 /** The subject hash of a Name given as its full DER (SEQUENCE OF RDN), as 8 lowercase hex digits. */
 export function nameHash(der: Buffer, name: Tlv): string | undefined {
   if (name.tag !== SEQUENCE) return undefined;
-  const rdns = readChildren(der, name.start, name.end);
-  if (!rdns) return undefined;
   at = 0;
-  for (const rdn of rdns) {
-    if (rdn.tag !== SET) return undefined;
-    const attrs = readChildren(der, rdn.start, rdn.end);
-    if (!attrs || attrs.length === 0) return undefined;
-    const mark = open();
+  for (let rdnAt = name.start; rdnAt < name.end; ) {
+    const rdn = readTlv(der, rdnAt, name.end);
+    if (!rdn || rdn.tag !== SET || rdn.start === rdn.end) return undefined;
+    rdnAt = rdn.end;
+    // Written after a gap as wide as the longest header, then the header put right before them.
+    const setMark = at;
+    room(5);
+    at += 5;
     const starts: number[] = [];
-    for (const attr of attrs) {
+    for (let attrAt = rdn.start; attrAt < rdn.end; ) {
+      const attr = readTlv(der, attrAt, rdn.end);
+      if (!attr) return undefined;
+      attrAt = attr.end;
       starts.push(at);
       if (!putCanonicalAttribute(der, attr)) return undefined;
     }
     if (starts.length > 1) {
-      const encodings = starts.map((s, k) => out.slice(s, k + 1 < starts.length ? starts[k + 1] : at)).sort(compareEncodings);
+      // Copies: the sorted encodings are written back over where they came from.
+      const encodings = starts.map((s, k) => Buffer.from(out.subarray(s, k + 1 < starts.length ? starts[k + 1] : at))).sort(compareEncodings);
       let w = starts[0];
-      for (const e of encodings) {
-        out.set(e, w);
-        w += e.length;
-      }
+      for (const e of encodings) w += e.copy(out, w);
     }
-    close(mark, SET);
+    const length = at - setMark - 5;
+    const header = headerLength(length);
+    out.copyWithin(setMark + header, setMark + 5, at);
+    at = setMark;
+    putHeader(SET, length);
+    at += length;
   }
   const md = sha1(out.subarray(0, at));
   return ((md[0] | (md[1] << 8) | (md[2] << 16) | (md[3] << 24)) >>> 0).toString(16).padStart(8, '0');

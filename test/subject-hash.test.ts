@@ -10,7 +10,7 @@ import { execFileSync } from 'child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { subjectHash } from '../src/subject-hash';
+import { nameDerHash, subjectHash } from '../src/subject-hash';
 
 const dir = mkdtempSync(join(tmpdir(), 's6-tlsc-io-hash-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,4 +50,17 @@ test('every hashed name of /etc/ssl/certs is the hash of the certificate it hold
 test('not a certificate: no hash', () => {
   assert.equal(subjectHash(Buffer.from('30030201', 'hex')), undefined);
   assert.equal(subjectHash(Buffer.alloc(0)), undefined);
+});
+
+test('a multi-valued RDN hashes the same in any order (its canonical form is a sorted DER SET)', () => {
+  const tlv = (tag: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([tag, body.length]), body]);
+  const attr = (oid: number[], tag: number, text: string): Buffer => tlv(0x30, Buffer.concat([tlv(0x06, Buffer.from(oid)), tlv(tag, Buffer.from(text, 'latin1'))]));
+  const cn = attr([0x55, 0x04, 0x03], 0x0c, 'Zebra Long Name');
+  const o = attr([0x55, 0x04, 0x0a], 0x13, 'b');
+  const c = attr([0x55, 0x04, 0x06], 0x13, 'FR');
+  const name = (...attrs: Buffer[]): Buffer => tlv(0x30, Buffer.concat([tlv(0x31, c), tlv(0x31, Buffer.concat(attrs))]));
+  const sorted = nameDerHash(name(o, cn));
+  assert.match(String(sorted), /^[0-9a-f]{8}$/);
+  assert.equal(nameDerHash(name(cn, o)), sorted);
+  assert.notEqual(nameDerHash(name(cn)), sorted);
 });
