@@ -67,7 +67,7 @@ const cases: NginxCase[] = [
 
 for (const version of VERSIONS) {
   for (const c of cases) {
-    const what = c.mustComplete ? 'the whole file every time' : 'exit 0 only with the whole file';
+    const what = c.mustComplete ? 'the whole file every time' : 'exit 0 only with the whole file or a warning that it may be cut';
     test(`nginx, TLS ${version}, ${c.mode}, GET /big HTTP/${c.http} via ${c.launcher}, ${c.runs} runs: ${what}`, async (t) => {
       const before = prematureCloses();
       const tally = await series(t, c.runs, async () =>

@@ -1,15 +1,17 @@
-// Bundles s6-tlsc-io's compiled entry (dist/src/bin/s6-tlsc-io.js and the
-// modules it imports) into one file beside it, s6-tlsc-io.bundle.js, which
-// bin/s6-tlsc-io loads: start-up then reads and compiles one small file
+// Bundles each program's compiled entry (dist/src/bin/PROG.js and the
+// modules it imports) into one file beside it, PROG.bundle.js, which
+// bin/PROG loads: start-up then reads and compiles one small file
 // instead of resolving and loading a dozen (the program runs once per
 // connection, so start-up is paid every time). Run by `npm run build`, thus
 // by `npm install` through "prepare".
 
 import { buildSync } from 'esbuild';
+import { readFileSync } from 'fs';
 import { join } from 'path';
 
 const root = join(__dirname, '..', '..');
-const programs = ['s6-tlsc-io', 's6-tlsc', 's6-tlsclient'];
+// Every program package.json installs: a new one needs only its entry there.
+const programs = Object.keys(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).bin as Record<string, string>);
 
 for (const name of programs) {
   buildSync({

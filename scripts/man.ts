@@ -1,9 +1,11 @@
-// Turns the manual pages in doc/*.md (a small, fixed subset of Markdown:
-// "# title", "## section", paragraphs, "- " lists, indented code) into
-// roff man pages under dist/man, for package.json's "man" field.
+// Turns the manual pages doc/PROG.md of the programs package.json installs
+// (a small, fixed subset of Markdown: "# title", "## section", paragraphs,
+// "- " lists, indented code, tables, links) into roff man pages under
+// dist/man, for package.json's "man" field. The other pages of doc/ are not
+// manual pages.
 
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'fs';
-import { basename, join } from 'path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
+import { join } from 'path';
 
 const root = join(__dirname, '..', '..');
 const outDir = join(root, 'dist', 'man');
@@ -12,6 +14,8 @@ function inline(text: string): string {
   return text
     .replace(/\\/g, '\\e')
     .replace(/^([.'])/, '\\&$1')
+    // A link keeps its text; a page of its own (another program's) is named as man names them.
+    .replace(/\[([^\]]+)\]\(([^)]+)\)/g, (_m, text: string, target: string) => (/^(https?:|mailto:)/.test(target) ? `${text} <${target}>` : text))
     .replace(/`([^`]+)`/g, '\\fB$1\\fR')
     .replace(/\*([^*]+)\*/g, '\\fI$1\\fR');
 }
@@ -34,6 +38,13 @@ export function toRoff(name: string, markdown: string): string {
       i--;
       continue;
     }
+    if (line.startsWith('|')) {
+      // A table row: its first cell as the tag of an indented paragraph, the others after it.
+      const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+      if (cells.every((c) => /^:?-+:?$/.test(c))) continue;
+      out.push(`.TP`, inline(cells[0] || ' '), inline(cells.slice(1).filter(Boolean).join('; ')));
+      continue;
+    }
     if (line.startsWith('- ')) {
       out.push('.IP \\(bu 2', inline(line.slice(2)));
       continue;
@@ -49,8 +60,10 @@ export function toRoff(name: string, markdown: string): string {
 
 if (require.main === module) {
   mkdirSync(outDir, { recursive: true });
-  for (const file of readdirSync(join(root, 'doc')).filter((f) => f.endsWith('.md'))) {
-    const name = basename(file, '.md');
-    writeFileSync(join(outDir, `${name}.1`), toRoff(name, readFileSync(join(root, 'doc', file), 'utf8')));
+  const programs = Object.keys(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).bin as Record<string, string>);
+  for (const name of programs) {
+    const page = join(root, 'doc', `${name}.md`);
+    if (!existsSync(page)) throw new Error(`doc/${name}.md is missing: every program has a manual page`);
+    writeFileSync(join(outDir, `${name}.1`), toRoff(name, readFileSync(page, 'utf8')));
   }
 }

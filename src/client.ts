@@ -11,12 +11,24 @@ import { parseServerName, TrustSource } from './config';
 import { networkFromFds } from './network';
 import { pinCheck } from './pins';
 import { runTunnel, LogLevel, NetworkSide } from './tunnel';
-import { EXIT_OK, EXIT_SYSTEM, FatalError } from './errors';
+import { connectTcp } from './connect';
+import { EXIT_OK, EXIT_SYSTEM, FatalError, describeConnectError } from './errors';
 import type { ConnectionReport } from './report';
 
+/**
+ * Where the ciphertext goes:
+ * - `{ host, port }`: the library connects, as s6-tlsclient does (each
+ *   address in turn; `family` 4 or 6 to restrict it, `timeoutMs` per attempt);
+ * - `{ socket }`: a TCP socket of the caller's, connected or still connecting;
+ * - `{ fdr, fdw }`: descriptor numbers, as s6-tlsc-io takes them.
+ */
+export type TlsClientNetwork =
+  | { host: string; port: number; family?: 0 | 4 | 6; timeoutMs?: number }
+  | { socket: Socket }
+  | { fdr: number; fdw: number };
+
 export interface TlsClientOptions {
-  /** the network: a connected socket, or descriptor numbers as s6-tlsc-io takes them */
-  network: { socket: Socket } | { fdr: number; fdw: number };
+  network: TlsClientNetwork;
   /** the application's side */
   cleartext: { input: Readable; output: Writable };
   /** trust anchors: a CADIR-style directory or a CAFILE-style bundle */
@@ -56,16 +68,53 @@ export interface TunnelOutcome {
   report?: ConnectionReport;
 }
 
-/** Runs one tunnel to its end. Never rejects: failures come back as an outcome. */
+/** A socket still connecting: its outcome, as an exit code and words, never an 'error' event nobody hears. */
+function connected(socket: Socket): Promise<void> {
+  // One that will never carry a byte would leave the tunnel waiting for ever.
+  if (socket.destroyed) return Promise.reject(new FatalError(EXIT_SYSTEM, 'unable to use the socket: it is closed'));
+  if (!socket.connecting && socket.pending) return Promise.reject(new FatalError(EXIT_SYSTEM, 'unable to use the socket: it is not connected'));
+  if (!socket.connecting) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string }): void => {
+      socket.off('connect', onConnect);
+      reject(new FatalError(EXIT_SYSTEM, describeConnectError(err.hostname ?? err.address ?? 'the server', err.port, err)));
+    };
+    const onConnect = (): void => {
+      socket.off('error', onError);
+      resolve();
+    };
+    socket.once('error', onError);
+    socket.once('connect', onConnect);
+  });
+}
+
+async function networkSide(network: TlsClientNetwork): Promise<NetworkSide> {
+  if ('host' in network) {
+    const socket = await connectTcp(network.host, network.port, { family: network.family ?? 0, timeoutMs: network.timeoutMs ?? 0, noDelay: true });
+    return { kind: 'socket', socket };
+  }
+  if ('socket' in network) {
+    await connected(network.socket);
+    return { kind: 'socket', socket: network.socket };
+  }
+  return networkFromFds(network.fdr, network.fdw);
+}
+
+/**
+ * Runs one tunnel to its end. Never rejects and never leaves an error to be
+ * thrown later: every failure, the connection's too, comes back as an outcome.
+ */
 export async function runTlsClient(options: TlsClientOptions): Promise<TunnelOutcome> {
   let report: ConnectionReport | undefined;
+  const given = 'socket' in options.network ? options.network.socket : undefined;
+  // Whatever happens to the caller's socket once we have it, even after the
+  // outcome, is ours to report: an unheard 'error' would kill the process.
+  given?.on('error', () => undefined);
   try {
     const trust: TrustSource = 'cadir' in options.trust ? { kind: 'dir', path: options.trust.cadir } : { kind: 'file', path: options.trust.cafile };
     const creds = loadCredentials(trust, options.clientCert);
     const secureContext = buildSecureContext(creds, options);
-    const network: NetworkSide = 'socket' in options.network
-      ? { kind: 'socket', socket: options.network.socket }
-      : networkFromFds(options.network.fdr, options.network.fdw);
+    const network = await networkSide(options.network);
     const pins = options.pins?.map((p) => p.replace(/^SHA256:/i, '').toLowerCase());
     await runTunnel(
       { network, cleartext: options.cleartext },
@@ -89,6 +138,7 @@ export async function runTlsClient(options: TlsClientOptions): Promise<TunnelOut
     );
     return { exitCode: EXIT_OK, report };
   } catch (err) {
+    given?.destroy();
     if (err instanceof FatalError) return { exitCode: err.exitCode, reason: err.message, report };
     return { exitCode: EXIT_SYSTEM, reason: err instanceof Error ? err.message : String(err), report };
   }

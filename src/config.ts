@@ -11,40 +11,40 @@ export const USAGE =
 
 /** The TLS options every program of the family takes. */
 export const sessionFlags: OptionTable['flags'] = [
-  { short: 'S', long: 'close-notify', key: 'closeNotify', value: true },
-  { short: 's', long: 'no-close-notify', key: 'closeNotify', value: false },
-  { short: 'J', long: 'enforce-close-notify', key: 'enforceCloseNotify', value: true },
-  { short: 'j', long: 'no-enforce-close-notify', key: 'enforceCloseNotify', value: false },
-  { short: 'y', long: 'client-cert', key: 'clientCert', value: true },
-  { short: 'Y', long: 'no-client-cert', key: 'clientCert', value: false },
-  { long: 'verify-cert', key: 'verify', value: true },
-  { long: 'no-verify-cert', key: 'verify', value: false },
+  { short: 'S', long: 'close-notify', key: 'closeNotify', value: true, help: 'on local EOF, send a close_notify, then shut down the write side' },
+  { short: 's', long: 'no-close-notify', key: 'closeNotify', value: false, help: 'on local EOF, shut down the write side without close_notify (TLS 1.3 always sends one first: it closes only our direction); default' },
+  { short: 'J', long: 'enforce-close-notify', key: 'enforceCloseNotify', value: true, help: 'an EOF from the server without a close_notify is fatal (98)' },
+  { short: 'j', long: 'no-enforce-close-notify', key: 'enforceCloseNotify', value: false, help: 'such an EOF is a normal end; default' },
+  { short: 'y', long: 'client-cert', key: 'clientCert', value: true, help: 'send the client certificate from CERTFILE and KEYFILE' },
+  { short: 'Y', long: 'no-client-cert', key: 'clientCert', value: false, help: 'send no client certificate; default' },
+  { long: 'verify-cert', key: 'verify', value: true, help: 'verify the server certificate; default' },
+  { long: 'no-verify-cert', key: 'verify', value: false, help: 'do not verify it: insecure, for controlled setups only' },
   // Beyond the original, after ncat: on local EOF send nothing (see SessionPolicy).
-  { long: 'no-shutdown', key: 'noShutdown', value: true },
+  { long: 'no-shutdown', key: 'noShutdown', value: true, help: 'on local EOF send nothing (neither close_notify nor FIN): wait for the server to end, deliver its answer, then close; for servers such as nginx that take a half-close as the client giving up' },
 ];
 
 export const sessionArgs: OptionTable['args'] = [
-  { short: 'v', long: 'verbosity', key: 'verbosity' },
+  { short: 'v', long: 'verbosity', key: 'verbosity', help: '0 quiet, 1 warnings (default), 2 adds info lines, 3 debug lines' },
   // The C original spells the long form "kimeout"; both are accepted.
-  { short: 'K', long: 'handshake-timeout', aliases: ['kimeout'], key: 'kimeout' },
-  { short: 'k', long: 'servername', key: 'servername' },
+  { short: 'K', long: 'handshake-timeout', aliases: ['kimeout'], key: 'kimeout', help: 'the whole handshake must end within kimeout milliseconds, else exit 98; 0, the default, is no limit' },
+  { short: 'k', long: 'servername', key: 'servername', help: 'send servername as SNI and require the certificate to be valid for it; an IP address is matched against the certificate\'s IP entries and not sent' },
   // Beyond the original (see the README).
-  { long: 'alpn', key: 'alpn' },
-  { long: 'pin', key: 'pin', repeatable: true },
-  { long: 'min-protocol', key: 'minProtocol' },
-  { long: 'max-protocol', key: 'maxProtocol' },
-  { long: 'groups', key: 'groups' },
+  { long: 'alpn', key: 'alpn', valueName: 'p1,p2', help: 'offer these ALPN protocols; the one agreed is reported as SSL_ALPN_PROTOCOL' },
+  { long: 'pin', key: 'pin', repeatable: true, valueName: 'SHA256:hex', help: 'repeatable: the server\'s leaf certificate must hash to one of these, even with --no-verify-cert' },
+  { long: 'min-protocol', key: 'minProtocol', valueName: 'version', help: 'lowest TLS version accepted: TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3; default TLSv1' },
+  { long: 'max-protocol', key: 'maxProtocol', valueName: 'version', help: 'highest TLS version offered, from the same list; default TLSv1.3' },
+  { long: 'groups', key: 'groups', valueName: 'g1:g2', help: 'key exchange groups to offer, in order (OpenSSL names, e.g. X25519MLKEM768:X25519); the one agreed is reported as SSL_KEX_GROUP' },
 ];
 
 /** -Z/-z of the programs that start a prog (s6-tlsc, s6-tlsclient). */
 export const programFlags: OptionTable['flags'] = [
-  { short: 'Z', long: 'keep-tls-environment', key: 'keepTlsConfig', value: true },
-  { short: 'z', long: 'clean-tls-environment', key: 'keepTlsConfig', value: false },
+  { short: 'Z', long: 'keep-tls-environment', key: 'keepTlsConfig', value: true, help: 'prog keeps CADIR, CAFILE, CERTFILE, KEYFILE, TLS_UID and TLS_GID in its environment' },
+  { short: 'z', long: 'clean-tls-environment', key: 'keepTlsConfig', value: false, help: 'they are removed from it; default' },
 ];
 
 export const tlscIoOptionTable: OptionTable = {
   flags: sessionFlags,
-  args: [...sessionArgs, { short: 'd', long: 'notification-fd', key: 'notif' }],
+  args: [...sessionArgs, { short: 'd', long: 'notification-fd', key: 'notif', help: 'after the handshake, write the connection report to descriptor notif, then close it; 0: none' }],
 };
 
 /** How the server is named: a DNS name (sent as SNI) or an IP literal (never sent). */
@@ -255,7 +255,7 @@ export function engineConfigFrom(
 
 export function configFromArgv(argv: readonly string[], env: Environment, isRoot: boolean): RunConfig {
   const { flags, values, operands } = parseOptions(argv, tlscIoOptionTable);
-  if (operands.length < 2) throw new UsageError('missing operand');
+  if (operands.length < 2) throw new UsageError(operands.length ? 'missing fdw' : 'missing fdr and fdw');
   const notif = unsignedOption(values, 'notif', 'notification-fd', 0);
   const fdr = parseUnsigned(operands[0]);
   const fdw = parseUnsigned(operands[1]);

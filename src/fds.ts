@@ -100,7 +100,7 @@ export function callerWritableFdProblem(fd: number): string | undefined {
   return undefined;
 }
 
-const CHUNK = 64 * 1024;
+const CHUNK = 256 * 1024;
 
 export function openReadable(info: FdInfo): Readable {
   switch (info.kind) {

@@ -10,4 +10,6 @@ export { parseServerName } from './config';
 export type { SessionPolicy, ServerName, TrustSource } from './config';
 export { FatalError, EXIT_OK, EXIT_CONFIG, EXIT_ENGINE, EXIT_TLS, EXIT_USAGE, EXIT_SYSTEM } from './errors';
 export { runTlsClient } from './client';
-export type { TlsClientOptions, TunnelOutcome } from './client';
+export type { TlsClientOptions, TlsClientNetwork, TunnelOutcome } from './client';
+export { startTls, STARTTLS_PROTOCOLS } from './starttls';
+export type { PreludeContext } from './starttls';

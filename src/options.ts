@@ -12,6 +12,8 @@ export interface FlagSpec {
   key: string;
   /** the value the key takes when this flag is seen (last one wins) */
   value: boolean;
+  /** what it does, for --help: one sentence, defaults said */
+  help: string;
 }
 
 export interface ArgSpec {
@@ -22,6 +24,10 @@ export interface ArgSpec {
   key: string;
   /** repeatable options collect every value; others keep the last one */
   repeatable?: boolean;
+  /** what it does, for --help: one sentence, defaults said */
+  help: string;
+  /** how --help names the value (-k servername); default: the key */
+  valueName?: string;
 }
 
 export interface OptionTable {
@@ -33,6 +39,14 @@ export interface ParsedOptions {
   flags: Record<string, boolean>;
   values: Record<string, string[]>;
   operands: string[];
+}
+
+/** `--help` was asked for: not an error, the program prints its help and exits 0. */
+export class HelpRequested extends Error {
+  constructor() {
+    super('help requested');
+    this.name = 'HelpRequested';
+  }
 }
 
 export function parseOptions(argv: readonly string[], table: OptionTable): ParsedOptions {
@@ -52,6 +66,10 @@ export function parseOptions(argv: readonly string[], table: OptionTable): Parse
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      if (name === 'help') {
+        if (eq >= 0) throw new UsageError('option --help takes no value');
+        throw new HelpRequested();
+      }
       const flag = table.flags.find((f) => f.long === name);
       if (flag) {
         if (eq >= 0) throw new UsageError(`option --${name} takes no value`);
@@ -59,7 +77,7 @@ export function parseOptions(argv: readonly string[], table: OptionTable): Parse
         continue;
       }
       const spec = table.args.find((a) => a.long === name || a.aliases?.includes(name));
-      if (!spec) throw new UsageError(`unrecognized option: --${name}`);
+      if (!spec) throw new UsageError(`unknown option --${name}`);
       if (eq < 0) throw new UsageError(`option --${name} requires a value (--${name}=value)`);
       setValue(spec, arg.slice(eq + 1));
       continue;
@@ -73,7 +91,7 @@ export function parseOptions(argv: readonly string[], table: OptionTable): Parse
         continue;
       }
       const spec = table.args.find((a) => a.short === letter);
-      if (!spec) throw new UsageError(`unrecognized option: -${letter}`);
+      if (!spec) throw new UsageError(`unknown option -${letter}`);
       if (j + 1 < arg.length) {
         setValue(spec, arg.slice(j + 1));
       } else {

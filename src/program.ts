@@ -2,7 +2,11 @@
 // that turns an error into an exit code. No other module calls process.exit.
 
 import { writeSync } from 'fs';
-import { EXIT_SYSTEM, FatalError, UsageError, oneLine } from './errors';
+import { EXIT_OK, EXIT_SYSTEM, FatalError, UsageError, oneLine } from './errors';
+import { HelpRequested } from './options';
+import { helpText, ProgramDoc } from './help';
+
+export type { ProgramDoc } from './help';
 
 export interface Messenger {
   warn(message: string): void;
@@ -13,10 +17,16 @@ export interface Messenger {
 /** Once a fatal line is out, the program is ending: nothing more is said. */
 let ending = false;
 
+/** Writes all of `text` to `fd`, however many writes it takes. */
+function writeAll(fd: number, text: string): void {
+  const data = Buffer.from(text);
+  for (let done = 0; done < data.length; ) done += writeSync(fd, data, done);
+}
+
 function writeStderr(line: string): void {
   if (ending) return;
   try {
-    writeSync(2, line + '\n');
+    writeAll(2, line + '\n');
   } catch {
     // stderr is gone: nothing else can be said
   }
@@ -30,9 +40,24 @@ export function messenger(prog: string, verbosity: number): Messenger {
   };
 }
 
-function sayFatal(prog: string, usage: string, err: unknown): number {
+/** --help: the page on stdout, exit 0; a stdout that cannot take it is a system error. */
+function printHelp(doc: ProgramDoc): number {
+  try {
+    writeAll(1, helpText(doc));
+  } catch (err) {
+    writeStderr(`${doc.name}: fatal: unable to write to stdout: ${oneLine(err instanceof Error ? err.message : String(err))}`);
+    return EXIT_SYSTEM;
+  }
+  return EXIT_OK;
+}
+
+/** Says why the program ends (help, usage, fatal) and returns its exit code. */
+function sayEnd(doc: ProgramDoc, err: unknown): number {
+  const prog = doc.name;
+  if (err instanceof HelpRequested) return printHelp(doc);
   if (err instanceof UsageError && !err.asFatal) {
-    writeStderr(`${prog}: usage: ${usage}`);
+    // The culprit first, then the synopsis: one line, as skarnet's dieusage() but saying what was wrong.
+    writeStderr(`${prog}: usage: ${oneLine(err.message)}: ${doc.synopsis}`);
   } else if (err instanceof FatalError) {
     writeStderr(`${prog}: fatal: ${oneLine(err.message)}`);
   } else {
@@ -44,8 +69,8 @@ function sayFatal(prog: string, usage: string, err: unknown): number {
   return err instanceof FatalError ? err.exitCode : EXIT_SYSTEM;
 }
 
-export function exitWith(prog: string, usage: string, err: unknown): never {
-  process.exit(sayFatal(prog, usage, err));
+export function exitWith(doc: ProgramDoc, err: unknown): never {
+  process.exit(sayEnd(doc, err));
 }
 
 /**
@@ -66,9 +91,9 @@ function leave(code: number): void {
 const LINGER_MS = 500;
 
 /** Runs a program's main function; any failure, even an unexpected one, ends as one fatal line. */
-export function runProgram(prog: string, usage: string, main: () => Promise<number>): void {
-  const die = (err: unknown): never => exitWith(prog, usage, err);
+export function runProgram(doc: ProgramDoc, main: () => Promise<number>): void {
+  const die = (err: unknown): never => exitWith(doc, err);
   process.on('uncaughtException', die);
   process.on('unhandledRejection', die);
-  main().then(leave, (err: unknown) => leave(sayFatal(prog, usage, err)));
+  main().then(leave, (err: unknown) => leave(sayEnd(doc, err)));
 }

@@ -17,12 +17,14 @@ export type Phase = 'handshaking' | 'running' | 'done';
  * Up: the application's data towards the server.
  * - open: input is read and encrypted
  * - flushing: input ended; waiting for everything read to reach the network
+ * - quieting: input ended and flushed: our end waits until the server has
+ *   been quiet for a moment (see upFlushed)
  * - shut: our end was sent (close_notify and/or FIN)
  * - held: --no-shutdown: input ended, nothing sent, waiting for the server's end
  * - closing: --no-shutdown under -S, after the server's end: our close_notify is on its way
  * - abandoned: no more input is read (the server ended, or the network failed)
  */
-export type UpState = 'open' | 'flushing' | 'shut' | 'held' | 'closing' | 'abandoned';
+export type UpState = 'open' | 'flushing' | 'quieting' | 'shut' | 'held' | 'closing' | 'abandoned';
 
 /**
  * Down: the server's data towards the application.
@@ -36,7 +38,7 @@ export type DownState = 'open' | 'delivering' | 'closed';
 export type RemoteEnd = 'close_notify' | 'fin' | 'reset';
 
 /** What is waited for against a clock; one deadline at a time. */
-export type Deadline = 'none' | 'handshake' | 'drain';
+export type Deadline = 'none' | 'handshake' | 'quiet' | 'drain';
 
 export interface Failure {
   code: number;
@@ -84,13 +86,16 @@ export type SessionEvent =
   | { type: 'upShutDone' }
   /** writes to the network went from none pending to some, or back */
   | { type: 'writesPending'; pending: boolean }
-  /** bytes moved while a drain deadline runs: the deadline starts again */
+  /** bytes moved while a quiet or drain deadline runs: the deadline starts again */
   | { type: 'progress' }
   | { type: 'networkWriteFailed'; message: string }
   /** the server's side ended, after every byte it sent was decrypted and handed to the output */
   | { type: 'networkEnded'; how: RemoteEnd; message?: string }
-  /** a TLS error (bad record, alert) or read error after the handshake */
-  | { type: 'networkFailed'; failure: Failure }
+  /**
+   * a TLS error (bad record, alert) or read error after the handshake;
+   * `alert`: the server sent this fatal alert
+   */
+  | { type: 'networkFailed'; failure: Failure; alert?: string }
   | { type: 'outputEnded' }
   | { type: 'outputFailed'; message: string };
 
@@ -132,8 +137,10 @@ export function initialState(policy: SessionPolicy): SessionState {
 }
 
 export const TRUNCATED = 'remote closed connection without a close_notify';
-export const HALF_CLOSE_WARNING =
-  'the server ended without close_notify after our half-close: its answer may be cut short (some servers, nginx among them, take a half-close as the client giving up); --no-shutdown keeps the connection open until the server ends, and -J makes a missing close_notify fatal';
+const HALF_CLOSE_ADVICE =
+  ': its answer may be cut short (some servers, nginx among them, take a half-close as the client giving up); --no-shutdown keeps the connection open until the server ends, and -J makes a missing close_notify fatal';
+export const HALF_CLOSE_WARNING = `the server ended without close_notify after our half-close${HALF_CLOSE_ADVICE}`;
+const ALERT_AFTER_HALF_CLOSE = 'the server answered our half-close with an alert';
 
 const UNSENT_AFTER_END = 'the server closed the connection';
 const UNSENT_STALLED = 'the server stopped reading after its end';
@@ -189,10 +196,12 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
       if (policy.noShutdown) {
         return { state: { ...state, up: 'held' }, actions: [{ type: 'debug', message: 'EOF on the input: --no-shutdown, waiting for the server to end' }] };
       }
-      // TLS 1.3: close_notify closes our direction only (RFC 8446 6.1), so it is
-      // always sent; before 1.3 only under -S, else a bare FIN keeps duplex.
-      const closeNotify = state.tls13 || policy.closeNotify;
-      return { state: { ...state, up: 'shut' }, actions: [{ type: 'shutdownUp', closeNotify }] };
+      // A server answering our last bytes may take our end for the client
+      // giving up and cut the answer (nginx does, as soon as it has to wait
+      // for the network): our end waits until the server has been quiet for
+      // a moment (the caller's clock: how long the answer may take to start,
+      // how long a pause in it may be). The server's own end makes it unneeded.
+      return { state: { ...state, up: 'quieting', deadline: 'quiet' }, actions: [{ type: 'armDeadline', deadline: 'quiet' }] };
     }
 
     case 'inputFailed':
@@ -210,8 +219,8 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
     }
 
     case 'progress':
-      if (state.deadline !== 'drain') return same(state);
-      return { state, actions: [{ type: 'armDeadline', deadline: 'drain' }] };
+      if (state.deadline !== 'drain' && state.deadline !== 'quiet') return same(state);
+      return { state, actions: [{ type: 'armDeadline', deadline: state.deadline }] };
 
     case 'networkWriteFailed': {
       if (state.up === 'abandoned' && state.failure) return same(state);
@@ -235,6 +244,11 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
 
     case 'networkFailed': {
       if (state.down !== 'open') return same(state);
+      // An alert in answer to our bare FIN (OpenSSL 3 and GnuTLS servers send
+      // one on TLS 1.2 once their answer is out): under -j, the end a FIN is.
+      if (event.alert && !state.failure && !policy.enforceCloseNotify && state.up === 'shut' && !state.tls13 && !policy.closeNotify) {
+        return networkEnded(policy, state, 'fin', undefined, event.alert);
+      }
       const failure = state.failure ?? event.failure;
       const up: UpState = state.up === 'shut' ? 'shut' : 'abandoned';
       return {
@@ -267,6 +281,10 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
     }
 
     case 'deadline': {
+      if (state.deadline === 'quiet') {
+        if (state.up !== 'quieting') return same({ ...state, deadline: 'none' });
+        return shutdownUp(policy, { ...state, deadline: 'none' });
+      }
       if (state.deadline !== 'drain') return same(state);
       if (state.failure && state.down === 'open') {
         // After a write failure: the read side made no progress; deliver what we have.
@@ -280,7 +298,14 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
   }
 }
 
-function networkEnded(policy: SessionPolicy, state: SessionState, how: RemoteEnd, message?: string): Transition {
+function shutdownUp(policy: SessionPolicy, state: SessionState): Transition {
+  // TLS 1.3: close_notify closes our direction only (RFC 8446 6.1), so it is
+  // always sent; before 1.3 only under -S, else a bare FIN keeps duplex.
+  const closeNotify = state.tls13 || policy.closeNotify;
+  return { state: { ...state, up: 'shut' }, actions: [{ type: 'shutdownUp', closeNotify }] };
+}
+
+function networkEnded(policy: SessionPolicy, state: SessionState, how: RemoteEnd, message?: string, alert?: string): Transition {
   if (state.down !== 'open') return same(state);
   const actions: SessionAction[] = [...disarm(state)];
   let failure = state.failure;
@@ -290,11 +315,12 @@ function networkEnded(policy: SessionPolicy, state: SessionState, how: RemoteEnd
     actions.push({ type: 'debug', message: 'EOF from the network without close_notify' });
     // Under -j a bare FIN is a normal end, but after our own half-close it
     // is how servers that give up on a half-closed client cut their answer.
-    if (state.up === 'shut') actions.push({ type: 'warn', message: HALF_CLOSE_WARNING });
+    if (alert) actions.push({ type: 'warn', message: `${ALERT_AFTER_HALF_CLOSE} (${alert})${HALF_CLOSE_ADVICE}` });
+    else if (state.up === 'shut') actions.push({ type: 'warn', message: HALF_CLOSE_WARNING });
   }
   if (how === 'close_notify') actions.push({ type: 'debug', message: 'end of the remote stream (close_notify)' });
   let up = state.up;
-  if (up === 'open' || up === 'flushing') {
+  if (up === 'open' || up === 'flushing' || up === 'quieting') {
     // The server has ended: stdin is not waited for; what was read still goes out.
     up = 'abandoned';
     actions.push({ type: 'stopInput' });

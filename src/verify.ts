@@ -136,16 +136,24 @@ export function describeTlsError(err: unknown, during: 'handshake' | 'session'):
   // The client's own limit on warning alerts (OpenSSL ends after 5 in a row):
   // the server sent no fatal alert, it kept sending warnings.
   if (code === 'ERR_SSL_TOO_MANY_WARN_ALERTS') return 'TLS protocol error: the server sent too many warning alerts';
-  // A received alert reads "sslv3 alert ...", "tlsv1 alert ...", "tlsv13 alert ..." or "ssl/tls alert ...".
-  const received = /(?:^|:)\s*(?:sslv3|tlsv1\d*|ssl\/tls) alert (.+?)(?: \(|$|:)/;
-  const alert = received.exec(e.reason ?? '') ?? received.exec(e.message);
-  if (code.startsWith('ERR_SSL_') && alert) {
+  const alert = receivedAlert(e);
+  if (alert) {
     // Servers that speak only TLS 1.0 or 1.1 answer a TLS 1.2+ hello this way.
     const hint = code === 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' ? ' (no TLS version in common: TLS 1.0 and 1.1 are offered only with --min-protocol=TLSv1 or TLSv1.1)' : '';
-    return `the server sent a fatal alert: ${oneLine(alert[1])}${hint}`;
+    return `the server sent a fatal alert: ${alert}${hint}`;
   }
   if (code.startsWith('ERR_SSL_')) return `TLS protocol error: ${openSslReason(e)}`;
   return oneLine(e.message);
+}
+
+/** The fatal alert the server sent, in OpenSSL's words, if that is what the error is. */
+export function receivedAlert(err: unknown): string | undefined {
+  const e = err as (Error & { code?: string; reason?: string }) | undefined;
+  if (!e || typeof e !== 'object' || !(e.code ?? '').startsWith('ERR_SSL_')) return undefined;
+  // A received alert reads "sslv3 alert ...", "tlsv1 alert ...", "tlsv13 alert ..." or "ssl/tls alert ...".
+  const received = /(?:^|:)\s*(?:sslv3|tlsv1\d*|ssl\/tls) alert (.+?)(?: \(|$|:)/;
+  const alert = received.exec(e.reason ?? '') ?? received.exec(e.message);
+  return alert ? oneLine(alert[1]) : undefined;
 }
 
 /** OpenSSL's reason string, without its "error:0A000102:SSL routines::" prefix. */

@@ -1,21 +1,54 @@
 // The manual pages and the README say what the programs do: each program's
-// usage line, as it prints it, stands verbatim in its page.
+// synopsis, as it prints it, stands verbatim in its page.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'fs';
-import { join } from 'path';
+import { existsSync, readdirSync, readFileSync } from 'fs';
+import { dirname, join, resolve, sep } from 'path';
 import { spawnSync } from 'child_process';
 import { REPO } from './helpers/harness';
 
 for (const prog of ['s6-tlsc-io', 's6-tlsc', 's6-tlsclient']) {
-  test(`${prog}: the usage line it prints is the one its manual page and the README show`, () => {
+  test(`${prog}: the synopsis its usage line prints is the one its manual page and the README show`, () => {
     const r = spawnSync(join(REPO, 'bin', prog), [], { encoding: 'utf8', env: { PATH: process.env.PATH } });
     assert.equal(r.status, 100);
-    const m = new RegExp(`^${prog}: usage: (.+)\\n$`).exec(r.stderr);
+    // "prog: usage: what was wrong: synopsis"
+    const m = new RegExp(`^${prog}: usage: [^:]+: (${prog} .+)\\n$`).exec(r.stderr);
     assert.ok(m, r.stderr);
     const usage = m[1];
     assert.ok(readFileSync(join(REPO, 'doc', `${prog}.md`), 'utf8').includes(`    ${usage}\n`), `doc/${prog}.md shows: ${usage}`);
     if (prog !== 's6-tlsclient') assert.ok(readFileSync(join(REPO, 'README.md'), 'utf8').includes(usage), `README shows: ${usage}`);
+  });
+}
+
+test('every link of the README and of doc/ leads to a file of the repository', () => {
+  const pages = ['README.md', ...readdirSync(join(REPO, 'doc')).filter((f) => f.endsWith('.md')).map((f) => `doc/${f}`)];
+  let checked = 0;
+  for (const page of pages) {
+    const text = readFileSync(join(REPO, page), 'utf8');
+    for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      const target = m[1].split('#')[0];
+      if (/^https?:\/\//.test(target) || target === '') continue;
+      const resolved = resolve(REPO, dirname(page), target);
+      assert.ok(resolved.startsWith(REPO + sep), `${page}: ${m[1]} leads out of the repository`);
+      assert.ok(existsSync(resolved), `${page}: ${m[1]} does not exist`);
+      checked++;
+    }
+    assert.doesNotMatch(text, /\.\.\/shared|\/work\//, `${page} points outside the repository`);
+  }
+  assert.ok(checked >= 5, `${checked} links checked`);
+});
+
+for (const prog of Object.keys(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).bin as Record<string, string>)) {
+  test(`${prog}: its man page has NAME, SYNOPSIS-like interface, EXAMPLES and SEE ALSO, and man reads it`, () => {
+    const page = join(REPO, 'dist', 'man', `${prog}.1`);
+    const roff = readFileSync(page, 'utf8');
+    for (const section of ['NAME', 'EXAMPLES', 'SEE ALSO']) assert.match(roff, new RegExp(`^\\.SH ${section}$`, 'm'), section);
+    // Rendered as a user reads it: the examples are there, no Markdown left over.
+    const r = spawnSync('man', ['-l', page], { encoding: 'utf8', env: { PATH: process.env.PATH, MANPAGER: 'cat', PAGER: 'cat', MANWIDTH: '100' } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /EXAMPLES\n/);
+    assert.match(r.stdout, new RegExp(`${prog} --help`));
+    assert.doesNotMatch(r.stdout, /\]\(|`/, 'links and backquotes are rendered');
   });
 }

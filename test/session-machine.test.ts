@@ -39,9 +39,15 @@ const rows: Row[] = [
   { name: '-K expires during the handshake: 98 with the time', policy: { handshakeTimeoutMs: 500 }, from: initialState({ ...DEFAULT, handshakeTimeoutMs: 500 }), event: { type: 'deadline' }, to: { phase: 'done', failure: { code: 98, message: 'handshake timed out after 500 ms' } }, actions: ['disarmDeadline', 'finish'] },
   { name: 'a late deadline without -K changes nothing', from: initialState(DEFAULT), event: { type: 'deadline' }, to: { phase: 'handshaking' }, actions: [] },
   { name: 'input EOF: flush first', from: running(), event: { type: 'inputEnded' }, to: { up: 'flushing' }, actions: ['flushUp'] },
-  { name: 'flushed on TLS 1.3 with -s: close_notify then FIN', from: running({ up: 'flushing', tls13: true }), event: { type: 'upFlushed' }, to: { up: 'shut' }, actions: ['shutdownUp:notify'] },
-  { name: 'flushed on TLS 1.2 with -s: a bare FIN', from: running({ up: 'flushing', tls13: false }), event: { type: 'upFlushed' }, to: { up: 'shut' }, actions: ['shutdownUp:fin'] },
-  { name: 'flushed on TLS 1.2 with -S: close_notify then FIN', policy: { closeNotify: true }, from: running({ up: 'flushing', tls13: false }), event: { type: 'upFlushed' }, to: { up: 'shut' }, actions: ['shutdownUp:notify'] },
+  { name: 'flushed: our end waits for the server to be quiet a moment', from: running({ up: 'flushing' }), event: { type: 'upFlushed' }, to: { up: 'quieting', deadline: 'quiet' }, actions: ['armDeadline'] },
+  { name: 'quiet on TLS 1.3 with -s: close_notify then FIN', from: running({ up: 'quieting', deadline: 'quiet', tls13: true }), event: { type: 'deadline' }, to: { up: 'shut' }, actions: ['shutdownUp:notify'] },
+  { name: 'quiet on TLS 1.2 with -S: close_notify then FIN', policy: { closeNotify: true }, from: running({ up: 'quieting', deadline: 'quiet', tls13: false }), event: { type: 'deadline' }, to: { up: 'shut' }, actions: ['shutdownUp:notify'] },
+  { name: 'the server sends more: the quiet wait starts again', from: running({ up: 'quieting', deadline: 'quiet' }), event: { type: 'progress' }, to: { up: 'quieting', deadline: 'quiet' }, actions: ['armDeadline'] },
+  { name: 'quiet on TLS 1.2 with -s: a bare FIN', from: running({ up: 'quieting', deadline: 'quiet', tls13: false }), event: { type: 'deadline' }, to: { up: 'shut', deadline: 'none' }, actions: ['shutdownUp:fin'] },
+  { name: 'the server ended while we waited: no end of ours is needed', from: running({ up: 'quieting', deadline: 'quiet' }), event: { type: 'networkEnded', how: 'close_notify' }, to: { up: 'abandoned', down: 'delivering', deadline: 'none' }, actions: ['disarmDeadline', 'debug', 'stopInput', 'endOutput'] },
+  { name: 'an alert in answer to our bare FIN under -j: an end like a FIN, with a warning', from: running({ up: 'shut', tls13: false }), event: { type: 'networkFailed', failure: { code: 98, message: 'the server sent a fatal alert: decode error' }, alert: 'decode error' }, to: { down: 'delivering', remoteEnd: 'fin', failure: undefined }, actions: ['debug', 'warn:alert', 'endOutput'] },
+  { name: 'the same alert under -J: 98', policy: { enforceCloseNotify: true }, from: running({ up: 'shut', tls13: false }), event: { type: 'networkFailed', failure: { code: 98, message: 'x' }, alert: 'decode error' }, to: { down: 'delivering', failure: { code: 98, message: 'x' } }, actions: ['endOutput'] },
+  { name: 'an alert before any end of ours: 98', from: running({ tls13: false }), event: { type: 'networkFailed', failure: { code: 98, message: 'x' }, alert: 'decode error' }, to: { failure: { code: 98, message: 'x' } }, actions: ['stopInput', 'endOutput'] },
   { name: 'flushed with --no-shutdown: nothing is sent', policy: { noShutdown: true }, from: running({ up: 'flushing' }), event: { type: 'upFlushed' }, to: { up: 'held' }, actions: ['debug'] },
   { name: 'close_notify from the server: deliver, stop the input', from: running(), event: { type: 'networkEnded', how: 'close_notify' }, to: { down: 'delivering', up: 'abandoned', remoteEnd: 'close_notify' }, actions: ['debug', 'stopInput', 'endOutput'] },
   { name: 'a FIN under -j: a normal end', from: running(), event: { type: 'networkEnded', how: 'fin' }, to: { down: 'delivering', failure: undefined }, actions: ['debug', 'stopInput', 'endOutput'] },
@@ -72,7 +78,7 @@ const rows: Row[] = [
 
 function describeAction(a: ReturnType<typeof step>['actions'][number]): string {
   if (a.type === 'shutdownUp') return `shutdownUp:${a.closeNotify ? 'notify' : 'fin'}`;
-  if (a.type === 'warn') return `warn:${a.message}`;
+  if (a.type === 'warn') return a.message.startsWith('the server answered our half-close with an alert (decode error)') ? 'warn:alert' : `warn:${a.message}`;
   return a.type;
 }
 
@@ -106,6 +112,7 @@ const EVENTS: SessionEvent[] = [
   { type: 'networkEnded', how: 'fin' },
   { type: 'networkEnded', how: 'reset', message: 'r' },
   { type: 'networkFailed', failure: { code: 98, message: 'n' } },
+  { type: 'networkFailed', failure: { code: 98, message: 'a' }, alert: 'decode error' },
   { type: 'outputEnded' },
   { type: 'outputFailed', message: 'o' },
 ];
@@ -118,7 +125,15 @@ for (const closeNotify of [false, true])
 
 const PHASES = ['handshaking', 'running', 'done'];
 const DOWNS = ['open', 'delivering', 'closed'];
-const UPS_REACHED_FROM = { open: [], flushing: ['open'], shut: ['flushing'], held: ['flushing'], closing: ['held'], abandoned: ['open', 'flushing', 'shut', 'held', 'closing'] } as Record<string, string[]>;
+const UPS_REACHED_FROM = {
+  open: [],
+  flushing: ['open'],
+  quieting: ['flushing'],
+  shut: ['flushing', 'quieting'],
+  held: ['flushing'],
+  closing: ['held'],
+  abandoned: ['open', 'flushing', 'quieting', 'shut', 'held', 'closing'],
+} as Record<string, string[]>;
 
 test('machine: every event from every reachable state keeps the invariants, under every policy', () => {
   let pairs = 0;
@@ -168,6 +183,11 @@ test('machine: every event from every reachable state keeps the invariants, unde
         if (to.deadline !== from.deadline && to.deadline !== 'none') assert.ok(types.includes('armDeadline'), where);
         if (from.deadline !== 'none' && to.deadline === 'none') assert.ok(types.includes('disarmDeadline') || types.includes('finish') || event.type === 'deadline', where);
         if (to.phase === 'done') assert.equal(to.deadline, 'none', where);
+        // a fatal alert is forgiven only under -j, after our own bare FIN, with a warning
+        if (event.type === 'networkFailed' && event.alert && from.phase === 'running' && from.down === 'open' && !from.failure && !to.failure) {
+          assert.ok(!policy.enforceCloseNotify && from.up === 'shut' && !from.tls13 && !policy.closeNotify, where);
+          assert.ok(types.includes('warn'), where);
+        }
         // the output is ended once
         if (types.includes('endOutput')) assert.equal(from.down, 'open', where);
         if (!known.has(key(to))) {
@@ -182,7 +202,7 @@ test('machine: every event from every reachable state keeps the invariants, unde
     }
   }
   // Every state value is reached and every event was tried from each reachable state.
-  assert.deepEqual([...seenUps].sort(), ['abandoned', 'closing', 'flushing', 'held', 'open', 'shut']);
+  assert.deepEqual([...seenUps].sort(), ['abandoned', 'closing', 'flushing', 'held', 'open', 'quieting', 'shut']);
   // (A session ends while delivering only through the output closing or failing: never 'done/delivering'.)
   for (const phase of PHASES) for (const down of DOWNS) if ((phase !== 'handshaking' || down === 'open') && !(phase === 'done' && down === 'delivering')) assert.ok([...seenStates].some((s) => s.startsWith(`${phase}/`) && s.includes(`/${down}/`)), `${phase} ${down}`);
   assert.ok(pairs > 10_000, `${pairs} (state, event) pairs`);

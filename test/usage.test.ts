@@ -7,8 +7,8 @@ import { mkdirSync, writeFileSync, chmodSync } from 'fs';
 import { Pki, Cert } from './helpers/pki';
 import { runWithStdio } from './helpers/harness';
 
-const USAGE_LINE =
-  's6-tlsc-io: usage: s6-tlsc-io [ -S | -s ] [ -J | -j ] [ -Y | -y ] [ -v verbosity ] [ -K kimeout ] [ -k servername ] [ -d notif ] [ -- ] fdr fdw\n';
+const SYNOPSIS =
+  's6-tlsc-io [ -S | -s ] [ -J | -j ] [ -Y | -y ] [ -v verbosity ] [ -K kimeout ] [ -k servername ] [ -d notif ] [ -- ] fdr fdw';
 
 let pki: Pki;
 let root: Cert;
@@ -24,25 +24,29 @@ async function run(args: string[], env: Record<string, string | undefined> = {})
   return runWithStdio(args, ['pipe', 'pipe', 'pipe'], { env: { CAFILE: root.certPath, ...env }, timeoutMs: 10000 });
 }
 
-const usageCases: [string, string[]][] = [
-  ['no operand', []],
-  ['one operand', ['6']],
-  ['non-numeric fdr', ['x', '7']],
-  ['non-numeric fdw', ['6', '7x']],
-  ['negative operand', ['-6', '7']],
-  ['unknown short option', ['-q', '6', '7']],
-  ['unknown long option', ['--frobnicate', '6', '7']],
-  ['option value missing at the end', ['6', '7', '-k'].slice(2).concat([])],
-  ['-k followed by --', ['-k', '--', '6', '7']],
-  ['long option with a value it does not take', ['--close-notify=yes', '6', '7']],
-  ['long option without its =value', ['--servername', 'a.example', '6', '7']],
+// Each line names what was wrong first, then gives the synopsis (SPEC section 8).
+const usageCases: [string, string[], string][] = [
+  ['no operand', [], 'missing fdr and fdw'],
+  ['one operand', ['6'], 'missing fdw'],
+  ['non-numeric fdr', ['x', '7'], 'fdr and fdw must be unsigned integers'],
+  ['non-numeric fdw', ['6', '7x'], 'fdr and fdw must be unsigned integers'],
+  ['negative operand', ['-6', '7'], 'unknown option -6'],
+  ['unknown short option', ['-q', '6', '7'], 'unknown option -q'],
+  ['unknown long option', ['--frobnicate', '6', '7'], 'unknown option --frobnicate'],
+  ['a long option misspelt', ['--servernam=x', '6', '7'], 'unknown option --servernam'],
+  ['option value missing at the end', ['-k'], 'option -k requires a value'],
+  ['-k followed by --', ['-k', '--', '6', '7'], 'option -k requires a value'],
+  ['long option with a value it does not take', ['--close-notify=yes', '6', '7'], 'option --close-notify takes no value'],
+  ['--help with a value', ['--help=all', '6', '7'], 'option --help takes no value'],
+  ['long option without its =value', ['--servername', 'a.example', '6', '7'], 'option --servername requires a value (--servername=value)'],
 ];
 
-for (const [label, args] of usageCases) {
-  test(`usage error: ${label} -> 100 and the usage line`, async () => {
+for (const [label, args, culprit] of usageCases) {
+  test(`usage error: ${label} -> 100 and one line naming it, then the synopsis`, async () => {
     const r = await run(args);
     assert.equal(r.code, 100);
-    assert.equal(r.stderr, USAGE_LINE);
+    assert.equal(r.stderr, `s6-tlsc-io: usage: ${culprit}: ${SYNOPSIS}\n`);
+    assert.equal(r.stdout.length, 0);
   });
 }
 

@@ -1,12 +1,13 @@
 // s6-tlsc-io: options -> config -> credentials -> privileges -> tunnel -> exit.
 
-import { configFromArgv, RunConfig, USAGE } from '../config';
+import { configFromArgv, RunConfig, tlscIoOptionTable, USAGE } from '../config';
 import { prepareEngine } from '../engine';
 import { isRoot } from '../privileges';
 import { networkFromFds, stdioCleartext } from '../network';
 import { runTunnel } from '../tunnel';
 import { checkNotificationFd, writeNotification } from '../notification';
 import { messenger, runProgram } from '../program';
+import { engineExitCodes, familyEnvironment } from '../help';
 
 const PROG = 's6-tlsc-io';
 
@@ -29,4 +30,18 @@ async function main(): Promise<number> {
   return 0;
 }
 
-runProgram(PROG, USAGE, main);
+runProgram(
+  {
+    name: PROG,
+    synopsis: USAGE,
+    summary: 'The client side of a TLS connection given as descriptors: TLS handshake over fdr/fdw (usually one TCP socket twice, as a UCSPI client gives 6 and 7), then cleartext from stdin to the server and from the server to stdout, until neither direction can flow.',
+    table: tlscIoOptionTable,
+    operands: [
+      ['fdr', 'descriptor to read ciphertext from'],
+      ['fdw', 'descriptor to write ciphertext to (may be fdr\'s socket again)'],
+    ],
+    environment: familyEnvironment,
+    exitCodes: engineExitCodes,
+  },
+  main,
+);

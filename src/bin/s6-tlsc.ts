@@ -7,9 +7,10 @@ import { UsageError } from '../errors';
 import { prepareEngine } from '../engine';
 import { isRoot, willDrop } from '../privileges';
 import { networkFromFds } from '../network';
-import { runWithProgram } from '../tlsc';
+import { programPipes, runWithProgram } from '../tlsc';
 import { runWithEngineProcess } from '../engine-process';
 import { messenger, runProgram } from '../program';
+import { familyEnvironment, programExitCodes } from '../help';
 
 const PROG = 's6-tlsc';
 const USAGE =
@@ -20,7 +21,11 @@ const table: OptionTable = {
     ...sessionFlags,
     ...programFlags,
   ],
-  args: [...sessionArgs, { short: '6', key: 'rfd' }, { short: '7', key: 'wfd' }],
+  args: [
+    ...sessionArgs,
+    { short: '6', key: 'rfd', help: 'the descriptor to read the network from, and prog\'s descriptor to read cleartext from; default 6' },
+    { short: '7', key: 'wfd', help: 'the descriptor to write the network to, and prog\'s descriptor to write cleartext to; default 7' },
+  ],
 };
 
 async function main(): Promise<number> {
@@ -34,11 +39,23 @@ async function main(): Promise<number> {
   // Root dropping privileges: the engine drops in a process of its own, and
   // prog keeps the caller's identity, as with the C original.
   if (willDrop(config.drop)) {
-    return runWithEngineProcess({ rfd, wfd }, optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values), launch);
+    return runWithEngineProcess({ rfd, wfd }, optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values), launch, programPipes());
   }
   const say = messenger(PROG, config.verbosity);
   const engine = prepareEngine(config, say);
-  return runWithProgram(networkFromFds(rfd, wfd), engine, launch, say);
+  const network = networkFromFds(rfd, wfd);
+  return runWithProgram(network, engine, launch, say);
 }
 
-runProgram(PROG, USAGE, main);
+runProgram(
+  {
+    name: PROG,
+    synopsis: USAGE,
+    summary: 'TLS handshake over the connection on descriptors 6 and 7, then prog with its 6 and 7 on the cleartext side and the connection report (SSL_PROTOCOL, SSL_CIPHER, ...) in its environment.',
+    table,
+    operands: [['prog...', 'the program to run once the handshake succeeded, and its arguments']],
+    environment: familyEnvironment,
+    exitCodes: programExitCodes,
+  },
+  main,
+);

@@ -1,0 +1,45 @@
+// STARTTLS for s6-tlsclient --starttls=PROTO and the library: the
+// protocol's cleartext prelude on a connected socket, after which TLS may
+// start on it. Never falls back to cleartext: any refusal throws (exit 98).
+
+import type { Socket } from 'net';
+import { UsageError } from '../errors';
+import { Dialogue, refused } from './dialogue';
+import { PRELUDES, PreludeContext } from './protocols';
+
+export type { PreludeContext } from './protocols';
+
+export const STARTTLS_PROTOCOLS = Object.keys(PRELUDES);
+
+/** Checks PROTO before anything is connected (usage error, 100). */
+export function starttlsProtocol(name: string): string {
+  const proto = name.toLowerCase();
+  if (!(proto in PRELUDES)) throw new UsageError(`starttls must be one of ${STARTTLS_PROTOCOLS.join(', ')}`, true);
+  return proto;
+}
+
+/**
+ * Speaks `proto`'s prelude on `socket` up to the server's go-ahead; the
+ * socket is then paused with nothing unread, ready for the TLS handshake.
+ * `log` sees the dialogue, one "C: ..." or "S: ..." line each; past
+ * `timeoutMs` (0: no limit) it fails.
+ */
+export async function startTls(
+  socket: Socket,
+  proto: string,
+  ctx: PreludeContext,
+  log: (line: string) => void = () => undefined,
+  timeoutMs = 0,
+): Promise<void> {
+  const dialogue = new Dialogue(socket, starttlsProtocol(proto), log);
+  // A server that says nothing must not hold us forever: -K bounds the
+  // prelude as it bounds the handshake.
+  const timer = timeoutMs > 0 ? setTimeout(() => dialogue.fail(refused(`${proto} server: no STARTTLS answer within ${timeoutMs} ms`)), timeoutMs) : undefined;
+  try {
+    await PRELUDES[proto.toLowerCase()](dialogue, ctx);
+  } finally {
+    if (timer) clearTimeout(timer);
+    dialogue.release();
+  }
+  dialogue.checkClean();
+}
