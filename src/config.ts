@@ -205,18 +205,29 @@ export function clientCertFrom(env: Environment): { certFile: string; keyFile: s
   return { certFile: env.CERTFILE, keyFile: env.KEYFILE };
 }
 
-/** TLS_UID and TLS_GID matter only to root; 0 or unset means "do not change". */
+/**
+ * TLS_UID and TLS_GID matter only to root, and only together: a uid alone
+ * would keep gid 0 and root's supplementary groups (the C original keeps
+ * them), a gid alone would leave the program running as root. Node cannot
+ * look up another user's primary group in the passwd database (NSS), so
+ * instead of guessing one, a lone variable is a usage error (0 alone asks
+ * for no change and gets none). Unset or empty means "not set".
+ */
 export function privilegeDropFrom(env: Environment, isRoot: boolean): { uid: number; gid: number } | undefined {
   if (!isRoot) return undefined;
-  const read = (name: string): number => {
+  const read = (name: string): number | undefined => {
     const text = env[name];
-    if (text === undefined || text === '') return 0;
+    if (text === undefined || text === '') return undefined;
     const n = parseUnsigned(text);
     if (n === undefined) throw new UsageError(`invalid $${name}`, true);
     return n;
   };
   const gid = read('TLS_GID');
   const uid = read('TLS_UID');
+  // 0 alone asks for no change, and gets none.
+  if ((uid ?? 0) === 0 && (gid ?? 0) === 0 && (uid === undefined || gid === undefined)) return undefined;
+  if (gid === undefined) throw new UsageError("TLS_UID is set without TLS_GID: set both (a uid alone would keep root's groups)", true);
+  if (uid === undefined) throw new UsageError('TLS_GID is set without TLS_UID: set both (a gid alone would keep running as root)', true);
   return { uid, gid };
 }
 
@@ -249,6 +260,10 @@ export function configFromArgv(argv: readonly string[], env: Environment, isRoot
   const fdr = parseUnsigned(operands[0]);
   const fdw = parseUnsigned(operands[1]);
   if (fdr === undefined || fdw === undefined) throw new UsageError('fdr and fdw must be unsigned integers');
+  // The report must not land in the cleartext or the ciphertext stream.
+  if (notif === 1 || notif === fdr || notif === fdw) {
+    throw new UsageError(`notification-fd ${notif} is stdout, fdr or fdw: the report would go into the data stream`, true);
+  }
   return {
     ...engineConfigFrom(flags, values, env, isRoot),
     fdr,

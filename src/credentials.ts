@@ -2,44 +2,43 @@
 // builds the TLS context from them. The only module that touches key
 // material; nothing here ever prints it.
 
-import { readdirSync, readFileSync, statSync } from 'fs';
-import { join } from 'path';
+import { readdirSync } from 'fs';
 import { createPrivateKey } from 'crypto';
-import { createSecureContext, SecureContext } from 'tls';
+import { createSecureContext, SecureContext, SecureContextOptions } from 'tls';
 import { EXIT_CONFIG, EXIT_ENGINE, EXIT_SYSTEM, FatalError, describeSystemError, oneLine } from './errors';
-import { looksLikeCertificate, readChildren, readTlv } from './der';
+import { looksLikeCertificate } from './der';
+import { readRegularFile, requireDirectory } from './local-files';
+import { subjectHash } from './subject-hash';
+import { processStoreAnchorDir, SERVER_AUTH_TRUST } from './node-internals';
 import type { TrustSource } from './config';
 import { contextSettings, ProtocolRange } from './tls-settings';
 
 export type { ProtocolRange } from './tls-settings';
 
-/** No certificate, key or anchor bundle we accept is larger than this. */
-const MAX_FILE_BYTES = 16 * 1024 * 1024;
-
-/** c_rehash / openssl rehash names: 8 hex digits of the subject hash, a dot, a counter. */
-const HASHED_NAME = /^[0-9a-f]{8}\.[0-9]+$/;
+/*
+ * The CADIR rule, the same whether the anchors are read now or looked up
+ * by OpenSSL later (see trustFor): the anchors are the certificates
+ * in the files named hhhhhhhh.0, hhhhhhhh.1, ... (8 lowercase hex digits of
+ * the certificate's subject hash, a dot, a number counted from 0 without a
+ * gap), as `openssl rehash` and `c_rehash` name them, each certificate
+ * filed under its own subject hash. Ignored: every other name (upper case
+ * hex, `.rN` CRL names, leading zeros, README, *.pem), files after a gap,
+ * and certificates filed under another hash (`openssl rehash -compat`
+ * leaves old-style names too). A file that the rule takes must be a
+ * regular file (or a link to one) holding certificates, PEM or DER.
+ */
+const HASHED_NAME = /^([0-9a-f]{8})\.(0|[1-9][0-9]*)$/;
+/** Names some OpenSSL version may look up lazily (3.0 matches them case-insensitively, `.rN` too). */
+const HASH_LIKE_NAME = /^[0-9a-f]{8}\.r?[0-9]+$/i;
 
 const PEM_BLOCK = /-----BEGIN ((?:X509 |TRUSTED )?CERTIFICATE)-----([A-Za-z0-9+/=\s]*?)-----END \1-----/g;
-
-/*
- * Trust anchors may be intermediate CAs (SPEC section 3). OpenSSL only ends a
- * chain at a certificate that is self-signed, unless the anchor carries an
- * explicit trust setting: then check_trust() accepts it where it stands, and
- * every certificate below it is still fully verified (signatures, validity,
- * CA constraints, purpose, name). Node exposes no X509_V_FLAG_PARTIAL_CHAIN,
- * but it reads anchors with PEM_read_bio_X509_AUX, so each anchor is handed
- * over as a "TRUSTED CERTIFICATE" whose auxiliary data trusts it for
- * serverAuth (the same bytes `openssl x509 -addtrust serverAuth` appends):
- *   X509_CERT_AUX ::= SEQUENCE { trust SEQUENCE OF OID { id-kp-serverAuth } }
- */
-const SERVER_AUTH_TRUST = Buffer.from('300c300a06082b06010505070301', 'hex');
 
 export interface Credentials {
   /** trust anchors, as PEM (empty when `anchorDir` is set) */
   ca: string[];
   /**
    * A CADIR whose anchors OpenSSL looks up itself, by subject hash, when a
-   * chain needs them (see lazyAnchorDir): nothing is parsed up front.
+   * chain needs them (see trustFor): only checked up front, not loaded.
    */
   anchorDir?: string;
   /** client certificate chain and key, as PEM, when -y */
@@ -47,18 +46,9 @@ export interface Credentials {
   key?: string;
 }
 
-function readLimited(path: string, what: string): Buffer {
-  let data: Buffer;
-  try {
-    if (statSync(path).size > MAX_FILE_BYTES) {
-      throw new FatalError(EXIT_CONFIG, `${what} ${path} is larger than ${MAX_FILE_BYTES} bytes`);
-    }
-    data = readFileSync(path);
-  } catch (err) {
-    if (err instanceof FatalError) throw err;
-    throw new FatalError(EXIT_SYSTEM, `unable to read ${what} ${path}: ${describeSystemError(err)}`);
-  }
-  return data;
+interface FoundCertificate {
+  label: string;
+  der: Buffer;
 }
 
 function toPem(label: string, der: Buffer): string {
@@ -71,18 +61,22 @@ function isPem(data: Buffer): boolean {
 }
 
 /** Every certificate in a file, as DER, with the label it had ("TRUSTED CERTIFICATE" keeps its aux data). */
-function certificatesIn(data: Buffer): { label: string; der: Buffer }[] {
+function certificatesIn(data: Buffer): FoundCertificate[] {
   if (!isPem(data)) return looksLikeCertificate(data) ? [{ label: 'CERTIFICATE', der: data }] : [];
-  const found: { label: string; der: Buffer }[] = [];
+  const found: FoundCertificate[] = [];
   for (const m of data.toString('latin1').matchAll(PEM_BLOCK)) {
-    const der = Buffer.from(m[2].replace(/\s+/g, ''), 'base64');
+    // Node's base64 decoder skips the line breaks.
+    const der = Buffer.from(m[2], 'base64');
     const label = m[1] === 'TRUSTED CERTIFICATE' ? m[1] : 'CERTIFICATE';
-    // A TRUSTED CERTIFICATE is the certificate followed by its aux data.
-    const certOnly = label === 'CERTIFICATE' ? der : der.subarray(0, certificateLength(der));
-    if (!looksLikeCertificate(certOnly)) return [];
+    if (!looksLikeCertificate(certificateOnly({ label, der }))) return [];
     found.push({ label, der });
   }
   return found;
+}
+
+/** The certificate without the aux data a TRUSTED CERTIFICATE carries after it. */
+function certificateOnly(cert: FoundCertificate): Buffer {
+  return cert.label === 'CERTIFICATE' ? cert.der : cert.der.subarray(0, certificateLength(cert.der));
 }
 
 function certificateLength(der: Buffer): number {
@@ -97,45 +91,82 @@ function certificateLength(der: Buffer): number {
   return 2 + count + length;
 }
 
-function anchorPem(cert: { label: string; der: Buffer }): string {
+function anchorPem(cert: FoundCertificate): string {
   if (cert.label === 'TRUSTED CERTIFICATE') return toPem(cert.label, cert.der);
   return toPem('TRUSTED CERTIFICATE', Buffer.concat([cert.der, SERVER_AUTH_TRUST]));
 }
 
-export function loadTrustAnchors(source: TrustSource): string[] {
-  const anchors: string[] = [];
-  if (source.kind === 'file') {
-    const data = readLimited(source.path, 'trust anchors in');
-    const certs = certificatesIn(data);
-    if (certs.length === 0) throw new FatalError(EXIT_CONFIG, `no valid trust anchor in ${source.path}`);
-    for (const cert of certs) anchors.push(anchorPem(cert));
-    return anchors;
-  }
-  let names: string[];
+const REHASH_HINT = 'run `openssl rehash` (or c_rehash) on it';
+
+interface CadirContents {
+  anchors: FoundCertificate[];
+  /** true when OpenSSL's own lookup, in every version we run on, finds exactly `anchors` */
+  lazyLookupAgrees: boolean;
+}
+
+/** The files the CADIR rule takes, in order, and whether any hash-like name is left out. */
+function hashedFiles(dir: string): { names: { name: string; hash: string }[]; leftOut: boolean } {
+  let entries: string[];
   try {
-    names = readdirSync(source.path);
+    entries = readdirSync(dir);
   } catch (err) {
-    throw new FatalError(EXIT_SYSTEM, `unable to read trust anchors in ${source.path}: ${describeSystemError(err)}`);
+    throw new FatalError(EXIT_SYSTEM, `unable to read trust anchors in ${dir}: ${describeSystemError(err)}`);
   }
-  for (const name of names.filter((n) => HASHED_NAME.test(n)).sort()) {
-    const path = join(source.path, name);
-    const certs = certificatesIn(readLimited(path, 'trust anchor'));
+  const present = new Set(entries);
+  const names: { name: string; hash: string }[] = [];
+  let hashLike = 0;
+  for (const name of entries.sort()) {
+    if (HASH_LIKE_NAME.test(name)) hashLike++;
+    const m = HASHED_NAME.exec(name);
+    if (!m) continue;
+    // Taken only if every lower number of the same hash is there: OpenSSL stops at the first gap.
+    let reachable = true;
+    for (let k = Number(m[2]) - 1; k >= 0 && reachable; k--) reachable = present.has(`${m[1]}.${k}`);
+    if (reachable) names.push({ name, hash: m[1] });
+  }
+  return { names, leftOut: hashLike !== names.length };
+}
+
+function readCadir(dir: string): CadirContents {
+  requireDirectory(dir, 'trust anchors in');
+  const { names, leftOut } = hashedFiles(dir);
+  const anchors: FoundCertificate[] = [];
+  let misfiled = 0;
+  let plainPemOnly = true;
+  for (const { name, hash } of names) {
+    // Not path.join: normalizing ~145 paths is a visible share of a short run.
+    const path = dir.endsWith('/') ? dir + name : `${dir}/${name}`;
+    const data = readRegularFile(path, 'trust anchor');
+    const certs = certificatesIn(data);
     if (certs.length === 0) throw new FatalError(EXIT_CONFIG, `invalid trust anchor ${path}: not a certificate`);
-    for (const cert of certs) anchors.push(anchorPem(cert));
+    plainPemOnly &&= isPem(data) && certs.every((c) => c.label === 'CERTIFICATE');
+    for (const cert of certs) {
+      if (subjectHash(certificateOnly(cert)) === hash) anchors.push(cert);
+      else misfiled++;
+    }
   }
-  if (anchors.length === 0) throw new FatalError(EXIT_CONFIG, `no trust anchor found in ${source.path}`);
-  return anchors;
+  if (anchors.length === 0) {
+    const why = names.length === 0 ? 'no file named by subject hash' : `${misfiled} certificates not under their subject hash`;
+    throw new FatalError(EXIT_CONFIG, `no trust anchor found in ${dir} (${why}): ${REHASH_HINT}`);
+  }
+  return { anchors, lazyLookupAgrees: !leftOut && misfiled === 0 && plainPemOnly };
+}
+
+export function loadTrustAnchors(source: TrustSource): string[] {
+  if (source.kind === 'dir') return readCadir(source.path).anchors.map(anchorPem);
+  const certs = certificatesIn(readRegularFile(source.path, 'trust anchors in'));
+  if (certs.length === 0) throw new FatalError(EXIT_CONFIG, `no valid trust anchor in ${source.path}`);
+  return certs.map(anchorPem);
 }
 
 export function loadCertificateChain(path: string): string {
-  const data = readLimited(path, 'certificate');
-  const certs = certificatesIn(data);
+  const certs = certificatesIn(readRegularFile(path, 'certificate'));
   if (certs.length === 0) throw new FatalError(EXIT_CONFIG, `unable to decode certificate in ${path}`);
-  return certs.map((c) => toPem('CERTIFICATE', c.label === 'CERTIFICATE' ? c.der : c.der.subarray(0, certificateLength(c.der)))).join('');
+  return certs.map((c) => toPem('CERTIFICATE', certificateOnly(c))).join('');
 }
 
 export function loadPrivateKey(path: string): string {
-  const data = readLimited(path, 'private key');
+  const data = readRegularFile(path, 'private key');
   const attempts = isPem(data)
     ? [{ key: data, format: 'pem' as const }]
     : (['pkcs8', 'pkcs1', 'sec1'] as const).map((type) => ({ key: data, format: 'der' as const, type }));
@@ -149,125 +180,51 @@ export function loadPrivateKey(path: string): string {
   throw new FatalError(EXIT_CONFIG, `unable to decode private key in ${path}`);
 }
 
-/*
- * CADIR at the cost of a directory read. Handing every anchor of
- * /etc/ssl/certs (~140) to Node as `ca` costs ~30 ms per run: OpenSSL parses
- * each one into the context's store (~120 us apiece) on top of our own pass.
- * OpenSSL can instead look anchors up lazily, by subject hash, in a hashed
- * directory (what the C original does with CADIR): Node offers that only for
- * its process-wide default store, and only under --use-openssl-ca, where the
- * default store is OpenSSL's default paths, read from SSL_CERT_DIR and
- * SSL_CERT_FILE when Node first builds it. So, when
- *  - this process runs with --use-openssl-ca (bin/s6-tlsc-io's shebang),
- *  - no NODE_EXTRA_CA_CERTS (they would join that store; the shebang drops it),
- *  - no context was made before in this process (the store is made once),
- *  - and every hashed file of CADIR is a PEM file holding one self-issued
- *    certificate (a root: OpenSSL ends a chain there with no trust setting),
- * the context gets that default store with SSL_CERT_DIR=CADIR and
- * SSL_CERT_FILE=/dev/null: exactly CADIR's anchors, nothing else (Node's
- * bundled roots are not loaded under --use-openssl-ca). Anything else (DER
- * files, intermediates as anchors, which need the trust setting only the
- * `ca` path can add, bundles, TRUSTED CERTIFICATEs, junk to report) takes the
- * full path below. The check reads the files but parses no certificate.
+/**
+ * The trust anchors of `trust`, either loaded (`ca`), or, for a program
+ * process started with Node's default store on this very CADIR (see
+ * node-internals.ts), left for OpenSSL to look up there when the directory
+ * holds nothing the two ways would read differently. Every file is read
+ * and checked either way, so errors are the same; the lazy way only saves
+ * OpenSSL parsing every anchor (~19 ms for /etc/ssl/certs on Node 20).
  */
-let contextMade = false;
-
-function defaultStoreIsOurs(): boolean {
-  return !contextMade && process.execArgv.includes('--use-openssl-ca') && process.env.NODE_EXTRA_CA_CERTS === undefined;
-}
-
-const PEM_CERT_ONLY = /^\s*-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]*?)-----END CERTIFICATE-----\s*$/;
-
-/** True when a PEM file holds exactly one certificate whose issuer is its subject. */
-function isSelfIssuedPem(data: Buffer): boolean {
-  const m = PEM_CERT_ONLY.exec(data.toString('latin1'));
-  if (!m) return false;
-  const der = Buffer.from(m[1], 'base64');
-  if (!looksLikeCertificate(der)) return false;
-  const outer = readTlv(der, 0);
-  const tbs = outer && readTlv(der, outer.start, outer.end);
-  const fields = tbs && readChildren(der, tbs.start, tbs.end);
-  if (!fields) return false;
-  // [0] version (optional), serialNumber, signature, issuer, validity, subject
-  const at = fields[0]?.tag === 0xa0 ? 1 : 0;
-  const issuer = fields[at + 2];
-  const subject = fields[at + 4];
-  if (!issuer || !subject || issuer.tag !== 0x30 || subject.tag !== 0x30) return false;
-  return der.subarray(issuer.start, issuer.end).equals(der.subarray(subject.start, subject.end));
-}
-
-/** CADIR itself when OpenSSL may look its anchors up lazily (see above), else undefined. */
-export function lazyAnchorDir(source: TrustSource): string | undefined {
-  if (source.kind !== 'dir' || !defaultStoreIsOurs()) return undefined;
-  let names: string[];
-  try {
-    names = readdirSync(source.path).filter((n) => HASHED_NAME.test(n));
-  } catch {
-    return undefined; // the full path reports it
-  }
-  if (names.length === 0) return undefined;
-  for (const name of names) {
-    let data: Buffer;
-    try {
-      data = readFileSync(join(source.path, name));
-    } catch {
-      return undefined;
-    }
-    if (data.length > MAX_FILE_BYTES || !isSelfIssuedPem(data)) return undefined;
-  }
-  return source.path;
+function trustFor(trust: TrustSource, processStore: boolean): Pick<Credentials, 'ca' | 'anchorDir'> {
+  if (trust.kind === 'file') return { ca: loadTrustAnchors(trust) };
+  const contents = readCadir(trust.path);
+  if (processStore && contents.lazyLookupAgrees && processStoreAnchorDir() === trust.path) return { ca: [], anchorDir: trust.path };
+  return { ca: contents.anchors.map(anchorPem) };
 }
 
 /**
- * `lazyAnchors: false` reads every anchor now: needed when privileges are
- * dropped next, since lazy lookups would read CADIR after the drop (SPEC
- * section 3 wants every file read before it, and CADIR may be root's only).
+ * Reads everything the TLS context needs. `processStore: true` is for the
+ * program entries only, whose process is theirs alone: it lets a CADIR be
+ * looked up lazily in Node's process-wide default store when the process
+ * was started on it. Library callers always get anchors of their own.
  */
 export function loadCredentials(
   trust: TrustSource,
   clientCert?: { certFile: string; keyFile: string },
-  { lazyAnchors = true }: { lazyAnchors?: boolean } = {},
+  { processStore = false }: { processStore?: boolean } = {},
 ): Credentials {
-  const anchorDir = lazyAnchors ? lazyAnchorDir(trust) : undefined;
-  const ca = anchorDir === undefined ? loadTrustAnchors(trust) : [];
-  const creds: Credentials = anchorDir === undefined ? { ca } : { ca, anchorDir };
+  const creds: Credentials = trustFor(trust, processStore);
   if (!clientCert) return creds;
   return { ...creds, cert: loadCertificateChain(clientCert.certFile), key: loadPrivateKey(clientCert.keyFile) };
 }
 
-/*
- * Node builds its process-wide default store the first time a context gets
- * a `ca` too (only to compare against it); by default that parses its ~140
- * bundled roots, ~16 ms. Under --use-openssl-ca it is OpenSSL's default paths
- * instead, and pointing those at nothing while it is made keeps it empty and
- * cheap. A context with `ca` never uses it: its own store holds only the
- * anchors of CADIR or CAFILE. The variables are put back afterwards.
- */
-function withDefaultPaths<T>(certDir: string, make: () => T): T {
-  const saved = { SSL_CERT_FILE: process.env.SSL_CERT_FILE, SSL_CERT_DIR: process.env.SSL_CERT_DIR };
-  process.env.SSL_CERT_FILE = '/dev/null';
-  process.env.SSL_CERT_DIR = certDir;
-  try {
-    return make();
-  } finally {
-    contextMade = true;
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  }
+/** `ca` of its own, or (anchorDir) the default store, where intermediates count as anchors too. */
+function anchorOptions(creds: Credentials): SecureContextOptions {
+  return creds.anchorDir === undefined ? { ca: creds.ca } : { allowPartialTrustChain: true };
 }
 
 export function buildSecureContext(creds: Credentials, range: ProtocolRange = {}): SecureContext {
   try {
-    return withDefaultPaths(creds.anchorDir ?? '/dev/null', () => createSecureContext({
-      // Without `ca`, Node uses its default store: here CADIR, looked up lazily.
-      ca: creds.anchorDir === undefined ? creds.ca : undefined,
+    return createSecureContext({
+      ...anchorOptions(creds),
       cert: creds.cert,
       key: creds.key,
       // Versions, suites, security level, options, groups: src/tls-settings.ts says why.
       ...contextSettings(range),
-    }));
+    });
   } catch (err) {
     const message = oneLine(err instanceof Error ? err.message : String(err));
     if (creds.key !== undefined && /key|cert|x509|PEM/i.test(message)) {

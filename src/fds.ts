@@ -66,6 +66,40 @@ export function pipeLoopsBack(info: FdInfo): boolean {
   return false;
 }
 
+/** O_ACCMODE of a descriptor of ours from /proc (0 read, 1 write, 2 both); undefined without /proc. */
+function accessMode(fd: number): number | undefined {
+  try {
+    const m = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'));
+    return m ? parseInt(m[1], 8) & 3 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What is wrong with a descriptor the caller must have opened for us to
+ * write to (-d), in words, or undefined when nothing is: closed, one of
+ * Node's own (an epoll or eventfd, or an internal pipe that took a number
+ * the caller left closed: writing there breaks the runtime), or not open
+ * for writing. Asked before anything is written.
+ */
+export function callerWritableFdProblem(fd: number): string | undefined {
+  try {
+    fstatSync(fd);
+  } catch (err) {
+    return describeSystemError(err);
+  }
+  let info: FdInfo;
+  try {
+    info = inspectFd(fd, 'fd');
+  } catch {
+    return 'not a socket, pipe, terminal or file';
+  }
+  if (pipeLoopsBack(info)) return "a pipe whose other end is this process's own, not one the caller opened";
+  if (accessMode(fd) === 0) return 'not open for writing';
+  return undefined;
+}
+
 const CHUNK = 256 * 1024;
 
 export function openReadable(info: FdInfo): Readable {

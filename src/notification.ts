@@ -2,7 +2,21 @@
 
 import { closeSync, writeSync } from 'fs';
 import { EXIT_SYSTEM, FatalError, describeSystemError } from './errors';
+import { callerWritableFdProblem, inspectFd } from './fds';
 import { ConnectionReport, encodeNotification } from './report';
+
+/**
+ * Checks -d's descriptor before anything of ours opens one: a number the
+ * caller left closed could otherwise be taken by a file we open (the key
+ * log) and pass. fdr and fdw are looked at first so that their errors keep
+ * coming first, as before -d was checked.
+ */
+export function checkNotificationFd(fd: number, fdr: number, fdw: number): void {
+  inspectFd(fdr, 'fdr');
+  inspectFd(fdw, 'fdw');
+  const problem = callerWritableFdProblem(fd);
+  if (problem) throw new FatalError(EXIT_SYSTEM, `unable to use notification fd ${fd}: ${problem}`);
+}
 
 export function writeNotification(fd: number, report: ConnectionReport): void {
   const data = encodeNotification(report);

@@ -66,24 +66,30 @@ const HAVE_SYSTEM_CERTS = (() => {
   }
 })();
 
-test('the lazy CADIR path is taken only for a directory of PEM roots, under --use-openssl-ca, without NODE_EXTRA_CA_CERTS', () => {
+test('the lazy CADIR path is taken only for a program process started on CADIR (--use-openssl-ca, SSL_CERT_FILE=/dev/null, SSL_CERT_DIR=CADIR, no NODE_EXTRA_CA_CERTS), and only for a directory both ways read alike', () => {
   const credentials = join(REPO, 'dist', 'src', 'credentials.js');
-  const probe = (dir: string, flags: string[], env: Record<string, string> = {}): string =>
-    execFileSync(process.execPath, [...flags, '-e', `process.stdout.write(String(require(${JSON.stringify(credentials)}).lazyAnchorDir({ kind: 'dir', path: ${JSON.stringify(dir)} })))`], {
+  const probe = (dir: string, flags: string[], env: Record<string, string> = { SSL_CERT_FILE: '/dev/null', SSL_CERT_DIR: dir }, processStore = true): string =>
+    execFileSync(process.execPath, [...flags, '-e', `process.stdout.write(String(require(${JSON.stringify(credentials)}).loadCredentials({ kind: 'dir', path: ${JSON.stringify(dir)} }, undefined, { processStore: ${processStore} }).anchorDir))`], {
       env: cleanEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
     }).toString();
   const roots = pki.caDir('probe-roots', [root, other]);
   assert.equal(probe(roots, ['--use-openssl-ca']), roots);
+  assert.equal(probe(roots, ['--use-openssl-ca'], { SSL_CERT_FILE: '/dev/null', SSL_CERT_DIR: roots }, false), 'undefined', 'a library call');
   assert.equal(probe(roots, []), 'undefined');
-  assert.equal(probe(roots, ['--use-openssl-ca'], { NODE_EXTRA_CA_CERTS: other.certPath }), 'undefined');
-  assert.equal(probe(pki.caDir('probe-inter', [root, inter]), ['--use-openssl-ca']), 'undefined');
+  assert.equal(probe(roots, ['--use-openssl-ca'], { SSL_CERT_DIR: roots }), 'undefined');
+  assert.equal(probe(roots, ['--use-openssl-ca'], { SSL_CERT_FILE: '/dev/null', SSL_CERT_DIR: pki.caDir('probe-other', [other]) }), 'undefined');
+  assert.equal(probe(roots, ['--use-openssl-ca'], { SSL_CERT_FILE: '/dev/null', SSL_CERT_DIR: roots, NODE_EXTRA_CA_CERTS: other.certPath }), 'undefined');
+  // Intermediates in CADIR are fine both ways (partial chains); DER and junk are not read alike.
+  const inter2 = pki.caDir('probe-inter', [root, inter]);
+  assert.equal(probe(inter2, ['--use-openssl-ca']), inter2);
   assert.equal(probe(pki.caDir('probe-der', [root], 'der'), ['--use-openssl-ca']), 'undefined');
   const junk = pki.caDir('probe-junk', [root]);
   writeFileSync(join(junk, '0badc0de.0'), 'not a certificate\n');
-  assert.equal(probe(junk, ['--use-openssl-ca']), 'undefined');
+  assert.throws(() => probe(junk, ['--use-openssl-ca']));
   const empty = pki.path('probe-empty');
   mkdirSync(empty);
-  assert.equal(probe(empty, ['--use-openssl-ca']), 'undefined');
+  assert.throws(() => probe(empty, ['--use-openssl-ca']));
 });
 
 test('run directly: CADIR of roots (lazy), intermediates and DER (full path), CAFILE; names still checked', async () => {

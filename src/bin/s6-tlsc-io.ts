@@ -5,7 +5,7 @@ import { prepareEngine } from '../engine';
 import { isRoot } from '../privileges';
 import { networkFromFds, stdioCleartext } from '../network';
 import { runTunnel } from '../tunnel';
-import { writeNotification } from '../notification';
+import { checkNotificationFd, writeNotification } from '../notification';
 import { messenger, runProgram } from '../program';
 import { engineExitCodes, familyEnvironment } from '../help';
 
@@ -14,6 +14,7 @@ const PROG = 's6-tlsc-io';
 async function main(): Promise<number> {
   const config: RunConfig = configFromArgv(process.argv.slice(2), process.env, isRoot());
   const say = messenger(PROG, config.verbosity);
+  if (config.notificationFd !== undefined) checkNotificationFd(config.notificationFd, config.fdr, config.fdw);
   const engine = prepareEngine(config, say);
 
   const network = networkFromFds(config.fdr, config.fdw);
