@@ -348,6 +348,17 @@ function report(m: Machine, all: Contender[], f: Figures, seconds: number): { te
     L.push(`| ${c.label} | ${fx(med(f.up, k), 0)} | ${fx(med(f.upCpu, k), 2)} | ${fx(med(f.upCpu, k) / med(f.upCpu, 'socat'), 2)}x | ${fx(med(f.down, k), 0)} | ${fx(med(f.downCpu, k), 2)} | ${fx(med(f.downCpu, k) / med(f.downCpu, 'socat'), 2)}x | ${fx(med(f.upServerCpu, k), 2)} / ${fx(med(f.downServerCpu, k), 2)} | ${fx(mb(med(f.upRss, k)))} / ${fx(mb(med(f.downRss, k)))} |`);
   }
   L.push('');
+  // What the bytes cost once the process runs: the short connection's CPU
+  // (start-up, handshake) taken out of the bulk figure.
+  L.push(`Per byte alone (bulk CPU minus one short connection's CPU, per GiB), up / down: ${all
+    .filter((x) => x.modes.includes('up'))
+    .map((c) => {
+      const startup = med(f.shortCpu, c.key) / 1000;
+      const perByte = (rec: Series): number => med(rec, c.key) - (startup * GiB) / plan.bulkBytes;
+      return `${c.label} ${fx(perByte(f.upCpu), 2)} / ${fx(perByte(f.downCpu), 2)}`;
+    })
+    .join('; ')}.`);
+  L.push('');
 
   L.push(`## Short connection: handshake, 16-byte request, 16-byte reply, close (median of ${f.short.ours?.length ?? 0}; CPU and peak RSS median of ${f.shortCpu.ours?.length ?? 0})`);
   L.push('');
