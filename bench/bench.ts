@@ -2,24 +2,33 @@
 //
 // s6-tlsc-io against its peers, in one run, the contenders alternating
 // round by round so that the machine's drift cancels: socat's OPENSSL:
-// client, `openssl s_client -quiet`, stunnel in client (inetd) mode, and bare
-// `node -e 0` as the start-up floor. One C TLS server (socat) on 127.0.0.1
-// serves everyone. Writes the table to stdout and bench/results.md, and a bar
-// chart of the ratios to bench/results.svg.
+// client, `openssl s_client -quiet`, stunnel in client (inetd) mode, bare
+// `node -e 0` as the start-up floor, and ours again on a second Node (NODE26)
+// when it is there. One C TLS server (socat, forking) per traffic pattern on
+// 127.0.0.1 serves everyone. It measures what a host pays, not only speed:
+// the client's own CPU time per GiB each way (with the server's beside it,
+// to show the server is not the bottleneck), and memory per tunnel as PSS
+// and private pages read from /proc while 1 and 200 tunnels are connected.
+// Writes the tables to stdout and bench/results.md, and a bar chart of the
+// ratios to bench/results.svg.
 
 import { randomBytes } from 'crypto';
-import { spawn, ChildProcess } from 'child_process';
+import { spawn, spawnSync, ChildProcess } from 'child_process';
 import { writeFileSync } from 'fs';
 import { join } from 'path';
-import { BIN, REPO, Command, Machine, Pki, RunResult, ensureCommands, machineFacts, makePki, median, runOnce, startServers } from './tools';
+import {
+  BIN, REPO, Command, HeldTunnel, Machine, Memory, Pki, RunResult, Servers,
+  ensureCommands, machineFacts, makePki, median, memoryOf, node26, reapedChildrenCpu, runOnce, startHeldTunnel, startServers,
+} from './tools';
 import { renderChart, Bar } from './chart';
 
 const quick = process.argv.includes('--quick');
 const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
 
 const plan = quick
-  ? { shortRounds: 31, rssRounds: 3, bulkRounds: 3, bulkBytes: 256 * MiB, tunnels: 200, peerConcurrency: false }
-  : { shortRounds: 61, rssRounds: 9, bulkRounds: 9, bulkBytes: 256 * MiB, tunnels: 200, peerConcurrency: true };
+  ? { shortRounds: 21, usageRounds: 3, bulkRounds: 3, bulkBytes: 256 * MiB, tunnels: 200, concurrencyKeys: ['ours'] }
+  : { shortRounds: 61, usageRounds: 9, bulkRounds: 7, bulkBytes: 256 * MiB, tunnels: 200, concurrencyKeys: ['ours', 'ours26', 'socat'] };
 
 const REQUEST = Buffer.from('GET / s6-tlsc-io\n'.slice(0, 16));
 
@@ -38,9 +47,10 @@ function log(line: string): void {
 
 function contenders(pki: Pki, workDir: string): Contender[] {
   const path = process.env.PATH ?? '/usr/bin:/bin';
-  const ours = (env: Record<string, string>) => (_mode: Mode, port: number): Command => ({
+  const ours = (env: Record<string, string>, pathFirst?: string) => (_mode: Mode, port: number): Command => ({
     argv: [BIN, '-k', 'localhost', '6', '7'],
-    env: { PATH: path, ...env },
+    // The launcher runs the first `node` on PATH, as it does for users.
+    env: { PATH: pathFirst ? `${pathFirst}:${path}` : path, ...env },
     socketPort: port,
   });
   const socatTarget = (port: number): string => `OPENSSL:127.0.0.1:${port},cafile=${pki.caFile},commonname=localhost`;
@@ -49,10 +59,20 @@ function contenders(pki: Pki, workDir: string): Contender[] {
     writeFileSync(file, `pid =\nclient = yes\nconnect = 127.0.0.1:${port}\nCAfile = ${pki.caFile}\nverifyChain = yes\ncheckHost = localhost\nsni = localhost\ndebug = 3\n`);
     return file;
   };
-  return [
+  const second = node26();
+  const all: Contender[] = [
     { key: 'floor', label: 'node -e 0 (floor)', modes: ['short'], command: () => ({ argv: [process.execPath, '-e', '0'], env: { PATH: path } }) },
-    { key: 'ours', label: 's6-tlsc-io (CAFILE)', modes: ['short', 'up', 'down', 'echo'], command: ours({ CAFILE: pki.caFile }) },
+    { key: 'ours', label: `s6-tlsc-io, Node ${process.versions.node.split('.')[0]}`, modes: ['short', 'up', 'down', 'echo'], command: ours({ CAFILE: pki.caFile }) },
     { key: 'ours-cadir', label: `s6-tlsc-io (CADIR, 290 entries)`, modes: ['short'], command: ours({ CADIR: pki.bigCaDir }) },
+  ];
+  if (second) {
+    const major = /v(\d+)/.exec(spawnVersion(second.node))?.[1] ?? '?';
+    all.push(
+      { key: 'floor26', label: `node -e 0 (floor), Node ${major}`, modes: ['short'], command: () => ({ argv: [second.node, '-e', '0'], env: { PATH: path } }) },
+      { key: 'ours26', label: `s6-tlsc-io, Node ${major}`, modes: ['short', 'up', 'down', 'echo'], command: ours({ CAFILE: pki.caFile }, second.binDir) },
+    );
+  }
+  all.push(
     {
       key: 'socat',
       label: 'socat OPENSSL:',
@@ -69,7 +89,7 @@ function contenders(pki: Pki, workDir: string): Contender[] {
     {
       key: 's_client',
       label: 'openssl s_client -quiet',
-      modes: ['short', 'up', 'down'],
+      modes: ['short', 'up', 'down', 'echo'],
       command: (mode, port) => ({
         argv: ['openssl', 's_client', '-quiet', '-verify_return_error', '-CAfile', pki.caFile, '-verify_hostname', 'localhost',
           '-servername', 'localhost', '-connect', `127.0.0.1:${port}`, ...(mode === 'up' ? ['-no_ign_eof'] : [])],
@@ -79,10 +99,15 @@ function contenders(pki: Pki, workDir: string): Contender[] {
     {
       key: 'stunnel',
       label: 'stunnel (client, inetd mode)',
-      modes: ['short', 'up', 'down'],
+      modes: ['short', 'up', 'down', 'echo'],
       command: (_mode, port) => ({ argv: ['stunnel', stunnelConf(port)], env: { PATH: path } }),
     },
-  ];
+  );
+  return all;
+}
+
+function spawnVersion(node: string): string {
+  return spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout ?? '';
 }
 
 /** Each round starts one place further down the list. */
@@ -95,17 +120,34 @@ function check(ok: boolean, who: string, what: string, r: RunResult): void {
   if (!ok) throw new Error(`${who}: ${what} (exit ${r.code}, ${r.outBytes} bytes out)${r.stderr ? `: ${r.stderr.split('\n').slice(-3).join(' | ')}` : ''}`);
 }
 
-interface Figures {
-  short: Record<string, number[]>;
-  shortRss: Record<string, number[]>;
-  up: Record<string, number[]>;
-  down: Record<string, number[]>;
-  upRss: Record<string, number[]>;
-  downRss: Record<string, number[]>;
-  conc: Record<string, { seconds: number; intact: number; total: number; rssKiB: number; maxRssKiB: number }>;
+type Series = Record<string, number[]>;
+
+interface TunnelsMemory {
+  count: number;
+  intact: number;
+  seconds: number;
+  /** per process, read while all were connected */
+  memory: Memory[];
 }
 
-function push(rec: Record<string, number[]>, key: string, value: number | undefined): void {
+interface Figures {
+  short: Series;
+  shortCpu: Series;
+  shortRss: Series;
+  up: Series;
+  down: Series;
+  /** client CPU seconds per GiB */
+  upCpu: Series;
+  downCpu: Series;
+  upServerCpu: Series;
+  downServerCpu: Series;
+  upRss: Series;
+  downRss: Series;
+  one: Record<string, Memory>;
+  many: Record<string, TunnelsMemory>;
+}
+
+function push(rec: Series, key: string, value: number | undefined): void {
   if (value === undefined || Number.isNaN(value)) return;
   (rec[key] ??= []).push(value);
 }
@@ -118,16 +160,17 @@ async function shortPhase(all: Contender[], port: number, workDir: string, f: Fi
     for (const c of rotated(list, round)) {
       const r = await runOnce({ cmd: c.command('short', port), stdin: { bytes: REQUEST }, stdout: 'collect', timeoutMs: 20_000 }, workDir);
       check(r.code === 0, c.label, 'short connection failed', r);
-      if (c.key !== 'floor') check(r.stdout.equals(REQUEST), c.label, `reply differs (${JSON.stringify(r.stdout.toString())})`, r);
+      if (!c.key.startsWith('floor')) check(r.stdout.equals(REQUEST), c.label, `reply differs (${JSON.stringify(r.stdout.toString())})`, r);
       if (round >= warm) push(f.short, c.key, r.ms);
     }
   }
-  log(`short connections, peak RSS: ${plan.rssRounds} rounds`);
-  for (let round = 0; round < plan.rssRounds; round++) {
+  log(`short connections, CPU time and peak RSS: ${plan.usageRounds} rounds`);
+  for (let round = 0; round < plan.usageRounds; round++) {
     for (const c of rotated(list, round)) {
-      const r = await runOnce({ cmd: c.command('short', port), stdin: { bytes: REQUEST }, stdout: 'collect', rss: true, timeoutMs: 20_000 }, workDir);
-      check(r.code === 0, c.label, 'short connection (RSS run) failed', r);
-      push(f.shortRss, c.key, r.rssKiB);
+      const r = await runOnce({ cmd: c.command('short', port), stdin: { bytes: REQUEST }, stdout: 'collect', usage: true, timeoutMs: 20_000 }, workDir);
+      check(r.code === 0 && !!r.usage, c.label, 'short connection (usage run) failed', r);
+      push(f.shortCpu, c.key, (r.usage!.user + r.usage!.sys) * 1000);
+      push(f.shortRss, c.key, r.usage!.maxRssKiB);
     }
   }
 }
@@ -136,49 +179,87 @@ function zeroSource(bytes: number): ChildProcess {
   return spawn('head', ['-c', String(bytes), '/dev/zero'], { stdio: ['ignore', 'pipe', 'ignore'] });
 }
 
-async function bulkPhase(all: Contender[], ports: { sink: number; source: number }, workDir: string, f: Figures): Promise<void> {
+async function bulkPhase(all: Contender[], servers: Servers, workDir: string, f: Figures): Promise<void> {
   const list = all.filter((c) => c.modes.includes('up'));
   const n = plan.bulkBytes;
   log(`bulk: ${plan.bulkRounds} round(s) of ${list.length} contenders x upload+download of ${n / MiB} MiB`);
+  // One transfer, with the CPU the server's forked child spent on it.
+  const transfer = async (c: Contender, dir: 'up' | 'down'): Promise<{ r: RunResult; serverCpu: number }> => {
+    const kind = dir === 'up' ? 'sink' : 'source';
+    const before = await reapedChildrenCpu(servers.pid[kind]);
+    const r = await runOnce({
+      cmd: c.command(dir, servers.port[kind]),
+      stdin: dir === 'up' ? { from: zeroSource(n) } : { bytes: Buffer.alloc(0) },
+      stdout: 'count',
+      usage: true,
+      timeoutMs: 300_000,
+    }, workDir);
+    return { r, serverCpu: (await reapedChildrenCpu(servers.pid[kind])) - before };
+  };
+  const record = (c: Contender, dir: 'up' | 'down', { r, serverCpu }: { r: RunResult; serverCpu: number }): number => {
+    const u = r.usage!;
+    const rate = n / MiB / (u.wallMs / 1000);
+    push(dir === 'up' ? f.up : f.down, c.key, rate);
+    push(dir === 'up' ? f.upCpu : f.downCpu, c.key, ((u.user + u.sys) * GiB) / n);
+    push(dir === 'up' ? f.upServerCpu : f.downServerCpu, c.key, (serverCpu * GiB) / n);
+    push(dir === 'up' ? f.upRss : f.downRss, c.key, u.maxRssKiB);
+    return rate;
+  };
   for (let round = 0; round < plan.bulkRounds; round++) {
     for (const c of rotated(list, round)) {
-      const up = await runOnce({ cmd: c.command('up', ports.sink), stdin: { from: zeroSource(n) }, stdout: 'count', rss: true, timeoutMs: 300_000 }, workDir);
-      check(up.code === 0, c.label, 'upload failed', up);
-      push(f.up, c.key, n / MiB / (up.ms / 1000));
-      push(f.upRss, c.key, up.rssKiB);
-      const down = await runOnce({ cmd: c.command('down', ports.source), stdin: { bytes: Buffer.alloc(0) }, stdout: 'count', rss: true, timeoutMs: 300_000 }, workDir);
-      check(down.code === 0 && down.outBytes === n, c.label, `download failed or short (${down.outBytes} of ${n} bytes)`, down);
-      push(f.down, c.key, n / MiB / (down.ms / 1000));
-      push(f.downRss, c.key, down.rssKiB);
-      log(`  ${c.label}: up ${(n / MiB / (up.ms / 1000)).toFixed(0)} MiB/s, down ${(n / MiB / (down.ms / 1000)).toFixed(0)} MiB/s`);
+      const up = await transfer(c, 'up');
+      check(up.r.code === 0 && !!up.r.usage, c.label, 'upload failed', up.r);
+      const down = await transfer(c, 'down');
+      check(down.r.code === 0 && !!down.r.usage && down.r.outBytes === n, c.label, `download failed or short (${down.r.outBytes} of ${n} bytes)`, down.r);
+      const rates = [record(c, 'up', up), record(c, 'down', down)];
+      const cpu = [up, down].map(({ r }) => (((r.usage!.user + r.usage!.sys) * GiB) / n).toFixed(2));
+      log(`  ${c.label}: up ${rates[0].toFixed(0)} MiB/s ${cpu[0]} CPU s/GiB, down ${rates[1].toFixed(0)} MiB/s ${cpu[1]} CPU s/GiB`);
     }
   }
 }
 
-async function concurrencyPhase(c: Contender, port: number, workDir: string, f: Figures): Promise<void> {
-  const count = plan.tunnels;
-  log(`concurrency: ${c.label}, ${count} tunnels at once, 1 MiB each way`);
-  const payloads = Array.from({ length: count }, () => randomBytes(MiB));
+/**
+ * `count` tunnels at once to the echo server, each sending `bytes` random
+ * bytes and holding its stdin open until every tunnel has its bytes back;
+ * then the memory of each process is read (all connected, all having
+ * carried traffic), stdin is closed and every byte that came back is checked.
+ */
+async function tunnelsPhase(c: Contender, count: number, bytes: number, port: number, workDir: string): Promise<TunnelsMemory> {
+  const payloads = Array.from({ length: count }, () => randomBytes(bytes));
   const started = process.hrtime.bigint();
-  const results = await Promise.all(
-    payloads.map((bytes) =>
-      runOnce({ cmd: c.command('echo', port), stdin: { bytes }, stdout: 'collect', rss: true, timeoutMs: 180_000 }, workDir).catch(
-        (err: Error): RunResult => ({ ms: NaN, code: null, stdout: Buffer.alloc(0), outBytes: 0, stderr: String(err) }),
-      ),
-    ),
-  );
+  const held: (HeldTunnel | undefined)[] = await Promise.all(payloads.map((p) => startHeldTunnel(c.command('echo', port), p, workDir).catch(() => undefined)));
+  await Promise.all(held.map((t) => t?.echoed));
+  const memory = held.map((t) => (t ? memoryOf(t.pid) : undefined)).filter((m): m is Memory => m !== undefined);
+  // s_client (-quiet ignores stdin's EOF) never ends by itself here: it is stopped after its bytes are checked.
+  const grace = c.key === 's_client' ? 1000 : undefined;
+  const results = await Promise.all(held.map((t) => t?.finish(grace)));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   let intact = 0;
-  let rssKiB = 0;
-  let maxRssKiB = 0;
   results.forEach((r, i) => {
-    if (r.code === 0 && r.stdout.equals(payloads[i])) intact++;
-    else if (intact + 3 > i) log(`  tunnel ${i} broken: exit ${r.code}, ${r.outBytes} bytes back; ${r.stderr.split('\n').slice(-2).join(' | ')}`);
-    rssKiB += r.rssKiB ?? 0;
-    maxRssKiB = Math.max(maxRssKiB, r.rssKiB ?? 0);
+    const exitOk = r !== undefined && (r.code === 0 || grace !== undefined);
+    if (r && exitOk && r.stdout.equals(payloads[i])) intact++;
+    else if (intact + 3 > i) log(`  ${c.label}: tunnel ${i} broken: exit ${r?.code}, ${r?.outBytes} bytes back; ${(r?.stderr ?? 'not started').split('\n').slice(-2).join(' | ')}`);
   });
-  f.conc[c.key] = { seconds, intact, total: count, rssKiB, maxRssKiB };
-  log(`  ${intact}/${count} intact in ${seconds.toFixed(2)} s, summed peak RSS ${(rssKiB / 1024).toFixed(0)} MiB`);
+  return { count, intact, seconds, memory };
+}
+
+async function memoryPhase(all: Contender[], port: number, workDir: string, f: Figures): Promise<void> {
+  const list = all.filter((c) => c.modes.includes('echo'));
+  log(`memory, one tunnel: ${list.length} contenders, 1 MiB echoed, then /proc/PID/smaps_rollup`);
+  for (const c of list) {
+    const one = await tunnelsPhase(c, 1, MiB, port, workDir);
+    if (one.intact !== 1 || one.memory.length !== 1) throw new Error(`${c.label}: the one-tunnel memory run failed`);
+    f.one[c.key] = one.memory[0];
+  }
+  for (const key of plan.concurrencyKeys) {
+    const c = all.find((x) => x.key === key);
+    if (!c) continue;
+    log(`concurrency: ${c.label}, ${plan.tunnels} tunnels at once, 1 MiB each way, every byte checked`);
+    const many = await tunnelsPhase(c, plan.tunnels, MiB, port, workDir);
+    f.many[key] = many;
+    const pss = many.memory.reduce((a, m) => a + m.pssKiB, 0);
+    log(`  ${many.intact}/${many.count} intact in ${many.seconds.toFixed(2)} s; PSS ${(pss / 1024 / many.count).toFixed(1)} MiB per tunnel, ${(pss / 1024).toFixed(0)} MiB in all`);
+  }
 }
 
 // ---------------------------------------------------------------- report
@@ -199,26 +280,41 @@ interface Target {
 }
 
 function report(m: Machine, all: Contender[], f: Figures, seconds: number): { text: string; bars: Bar[] } {
-  const med = (rec: Record<string, number[]>, key: string): number => median(rec[key] ?? []);
+  const med = (rec: Series, key: string): number => median(rec[key] ?? []);
+  const has = (key: string): boolean => all.some((c) => c.key === key);
   const label = (key: string): string => all.find((c) => c.key === key)?.label ?? key;
   const floor = med(f.short, 'floor');
   const floorRss = mb(med(f.shortRss, 'floor'));
   const socatShort = med(f.short, 'socat');
+  const oursKeys = ['ours', 'ours26'].filter(has);
   const L: string[] = [];
 
   L.push(`# s6-tlsc-io benchmark${quick ? ' (--quick)' : ''}`);
   L.push('');
   L.push(`\`npm run bench${quick ? ' -- --quick' : ''}\`, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${fx(seconds / 60, 1)} min.`);
   L.push('');
-  L.push(`Machine: ${m.cpu}, ${m.cores} cores, Linux ${m.kernel}; Node ${m.node} (OpenSSL ${m.nodeOpenssl}); ${m.systemOpenssl}; ${m.socat}; ${m.stunnel}.`);
-  L.push(`Server: socat \`OPENSSL-LISTEN\` (fork) on 127.0.0.1, TLS 1.3 with its preferred suite; clients run with a clean environment (PATH only, plus CAFILE/CADIR for s6-tlsc-io), s6-tlsc-io as users run it (\`bin/s6-tlsc-io -k localhost 6 7\`, TCP socket at fds 6 and 7).`);
+  L.push(`Machine: ${m.cpu}, ${m.cores} cores, Linux ${m.kernel}; Node ${m.node} (OpenSSL ${m.nodeOpenssl})${m.node26 ? ` and Node ${m.node26}` : ''}; ${m.systemOpenssl}; ${m.socat}; ${m.stunnel}.`);
+  L.push(`Servers: socat \`OPENSSL-LISTEN\` (fork, 256 KiB buffer for bulk) on 127.0.0.1, TLS 1.3 with its preferred suite; clients run with a clean environment (PATH only, plus CAFILE/CADIR for s6-tlsc-io), s6-tlsc-io as users run it (\`bin/s6-tlsc-io -k localhost 6 7\`, TCP socket at fds 6 and 7${has('ours26') ? '; on the second Node by putting its directory first in PATH' : ''}).`);
   L.push('');
 
   const targets: Target[] = [];
+  for (const key of oursKeys) {
+    for (const dir of ['up', 'down'] as const) {
+      const rec = dir === 'up' ? f.upCpu : f.downCpu;
+      const ratio = med(rec, key) / med(rec, 'socat');
+      const word = dir === 'up' ? 'upload' : 'download';
+      targets.push({
+        name: `${label(key)}: CPU per GiB ${word} <= socat's`,
+        figure: `${fx(med(rec, key), 2)} vs ${fx(med(rec, 'socat'), 2)} s/GiB = ${fx(ratio, 2)}x`,
+        limit: '<= 1.00x', pass: ratio <= 1, ratio, goal: 1, higherIsBetter: false,
+        chartLabel: `CPU/GiB ${word}, ${label(key).replace('s6-tlsc-io, ', '')}`,
+      });
+    }
+  }
   const upRatio = med(f.up, 'ours') / med(f.up, 'socat');
   const downRatio = med(f.down, 'ours') / med(f.down, 'socat');
-  targets.push({ name: 'bulk upload >= 1.1x socat', figure: `${fx(med(f.up, 'ours'), 0)} vs ${fx(med(f.up, 'socat'), 0)} MiB/s = ${fx(upRatio, 2)}x`, limit: '>= 1.10x', pass: upRatio >= 1.1, ratio: upRatio, goal: 1.1, higherIsBetter: true, chartLabel: 'upload vs socat' });
-  targets.push({ name: 'bulk download >= 1.1x socat', figure: `${fx(med(f.down, 'ours'), 0)} vs ${fx(med(f.down, 'socat'), 0)} MiB/s = ${fx(downRatio, 2)}x`, limit: '>= 1.10x', pass: downRatio >= 1.1, ratio: downRatio, goal: 1.1, higherIsBetter: true, chartLabel: 'download vs socat' });
+  targets.push({ name: 'bulk upload >= 1.1x socat (MiB/s)', figure: `${fx(med(f.up, 'ours'), 0)} vs ${fx(med(f.up, 'socat'), 0)} MiB/s = ${fx(upRatio, 2)}x`, limit: '>= 1.10x', pass: upRatio >= 1.1, ratio: upRatio, goal: 1.1, higherIsBetter: true, chartLabel: 'upload MiB/s vs socat' });
+  targets.push({ name: 'bulk download >= 1.1x socat (MiB/s)', figure: `${fx(med(f.down, 'ours'), 0)} vs ${fx(med(f.down, 'socat'), 0)} MiB/s = ${fx(downRatio, 2)}x`, limit: '>= 1.10x', pass: downRatio >= 1.1, ratio: downRatio, goal: 1.1, higherIsBetter: true, chartLabel: 'download MiB/s vs socat' });
   const above = med(f.short, 'ours') - floor;
   const shortRatio = above / socatShort;
   targets.push({ name: 'short connection: (ours - node floor) <= 1.5x socat', figure: `${fx(med(f.short, 'ours'))} - ${fx(floor)} = ${fx(above)} ms vs socat ${fx(socatShort)} ms = ${fx(shortRatio, 2)}x`, limit: '<= 1.50x', pass: shortRatio <= 1.5, ratio: shortRatio, goal: 1.5, higherIsBetter: false, chartLabel: 'short: (ours-floor)/socat' });
@@ -228,48 +324,80 @@ function report(m: Machine, all: Contender[], f: Figures, seconds: number): { te
   targets.push({ name: 'peak RSS, short connection <= floor + 15 MB', figure: `${fx(mb(med(f.shortRss, 'ours')))} MiB = floor ${fx(floorRss)} + ${fx(rssShort)}`, limit: '<= +15', pass: rssShort <= 15, ratio: rssShort / 15, goal: 1, higherIsBetter: false, chartLabel: 'RSS short: (ours-floor)/15 MB' });
   const rssBulk = Math.max(mb(med(f.upRss, 'ours')), mb(med(f.downRss, 'ours'))) - floorRss;
   targets.push({ name: 'peak RSS, bulk <= floor + 15 MB', figure: `up ${fx(mb(med(f.upRss, 'ours')))} / down ${fx(mb(med(f.downRss, 'ours')))} MiB = floor + ${fx(rssBulk)}`, limit: '<= +15', pass: rssBulk <= 15, ratio: rssBulk / 15, goal: 1, higherIsBetter: false, chartLabel: 'RSS bulk: (ours-floor)/15 MB' });
-  const conc = f.conc.ours;
-  if (conc) {
-    targets.push({ name: `${conc.total} concurrent tunnels, 1 MiB each way, all intact`, figure: `${conc.intact}/${conc.total} in ${fx(conc.seconds, 2)} s, summed RSS ${fx(mb(conc.rssKiB), 0)} MiB`, limit: 'all', pass: conc.intact === conc.total, ratio: conc.intact / conc.total, goal: 1, higherIsBetter: true, chartLabel: 'concurrent tunnels intact' });
+  for (const key of oursKeys) {
+    const many = f.many[key];
+    if (!many) continue;
+    targets.push({ name: `${label(key)}: ${many.count} concurrent tunnels, 1 MiB each way, all intact`, figure: `${many.intact}/${many.count} in ${fx(many.seconds, 2)} s`, limit: 'all', pass: many.intact === many.count, ratio: many.intact / many.count, goal: 1, higherIsBetter: true, chartLabel: `${many.count} tunnels intact, ${label(key).replace('s6-tlsc-io, ', '')}` });
   }
 
-  L.push('## Targets (issue 3)');
+  L.push('## Targets (issues 3 and 11)');
   L.push('');
   L.push('| target | figure | limit | result |');
   L.push('| --- | --- | --- | --- |');
   for (const t of targets) L.push(`| ${t.name} | ${t.figure} | ${t.limit} | ${t.pass ? 'PASS' : 'FAIL'} |`);
   L.push('');
 
-  L.push(`## Short connection: handshake, 16-byte request, 16-byte reply, close (median of ${f.short.ours?.length ?? 0}; peak RSS median of ${f.shortRss.ours?.length ?? 0})`);
-  L.push('');
-  L.push('| program | wall ms | minus floor | vs socat | peak RSS MiB |');
-  L.push('| --- | ---: | ---: | ---: | ---: |');
-  for (const c of all.filter((x) => x.modes.includes('short'))) {
-    const t = med(f.short, c.key);
-    L.push(`| ${c.label} | ${fx(t)} | ${c.key === 'floor' ? '' : fx(t - floor)} | ${fx(t / socatShort, 2)}x | ${fx(mb(med(f.shortRss, c.key)))} |`);
-  }
-  L.push('');
-  L.push(`CADIR cost (290-entry directory vs one-anchor CAFILE): ${fx(med(f.short, 'ours-cadir') - med(f.short, 'ours'))} ms.`);
-  L.push('');
-
   L.push(`## Bulk transfer, ${plan.bulkBytes / MiB} MiB each way (median of ${f.up.ours?.length ?? 0})`);
   L.push('');
-  L.push('| program | upload MiB/s | vs socat | download MiB/s | vs socat | peak RSS MiB up / down |');
-  L.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+  L.push('CPU is the client process\'s own user + system time (wait4) for the whole run, start-up and handshake included, per GiB moved; the server\'s is its forked child\'s (10 ms ticks), beside it to show that the server is not the limit.');
+  L.push('');
+  L.push('| program | upload MiB/s | CPU s/GiB up | vs socat | download MiB/s | CPU s/GiB down | vs socat | server CPU s/GiB up / down | peak RSS MiB up / down |');
+  L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const c of all.filter((x) => x.modes.includes('up'))) {
-    L.push(`| ${c.label} | ${fx(med(f.up, c.key), 0)} | ${fx(med(f.up, c.key) / med(f.up, 'socat'), 2)}x | ${fx(med(f.down, c.key), 0)} | ${fx(med(f.down, c.key) / med(f.down, 'socat'), 2)}x | ${fx(mb(med(f.upRss, c.key)))} / ${fx(mb(med(f.downRss, c.key)))} |`);
+    const k = c.key;
+    L.push(`| ${c.label} | ${fx(med(f.up, k), 0)} | ${fx(med(f.upCpu, k), 2)} | ${fx(med(f.upCpu, k) / med(f.upCpu, 'socat'), 2)}x | ${fx(med(f.down, k), 0)} | ${fx(med(f.downCpu, k), 2)} | ${fx(med(f.downCpu, k) / med(f.downCpu, 'socat'), 2)}x | ${fx(med(f.upServerCpu, k), 2)} / ${fx(med(f.downServerCpu, k), 2)} | ${fx(mb(med(f.upRss, k)))} / ${fx(mb(med(f.downRss, k)))} |`);
   }
+  L.push('');
+  // What the bytes cost once the process runs: the short connection's CPU
+  // (start-up, handshake) taken out of the bulk figure.
+  L.push(`Per byte alone (bulk CPU minus one short connection's CPU, per GiB), up / down: ${all
+    .filter((x) => x.modes.includes('up'))
+    .map((c) => {
+      const startup = med(f.shortCpu, c.key) / 1000;
+      const perByte = (rec: Series): number => med(rec, c.key) - (startup * GiB) / plan.bulkBytes;
+      return `${c.label} ${fx(perByte(f.upCpu), 2)} / ${fx(perByte(f.downCpu), 2)}`;
+    })
+    .join('; ')}.`);
   L.push('');
 
-  L.push(`## Concurrency: ${plan.tunnels} tunnels at once, 1 MiB each way, every byte checked`);
+  L.push(`## Short connection: handshake, 16-byte request, 16-byte reply, close (median of ${f.short.ours?.length ?? 0}; CPU and peak RSS median of ${f.shortCpu.ours?.length ?? 0})`);
   L.push('');
-  L.push('| program | total s | intact | summed peak RSS MiB | largest peak RSS MiB |');
-  L.push('| --- | ---: | ---: | ---: | ---: |');
-  for (const [key, c] of Object.entries(f.conc)) {
-    L.push(`| ${label(key)} | ${fx(c.seconds, 2)} | ${c.intact}/${c.total} | ${fx(mb(c.rssKiB), 0)} | ${fx(mb(c.maxRssKiB))} |`);
+  L.push('| program | wall ms | minus floor | vs socat | CPU ms | peak RSS MiB |');
+  L.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const c of all.filter((x) => x.modes.includes('short'))) {
+    const t = med(f.short, c.key);
+    const ownFloor = c.key === 'ours26' ? med(f.short, 'floor26') : floor;
+    L.push(`| ${c.label} | ${fx(t)} | ${c.key.startsWith('floor') ? '' : fx(t - ownFloor)} | ${fx(t / socatShort, 2)}x | ${fx(med(f.shortCpu, c.key))} | ${fx(mb(med(f.shortRss, c.key)))} |`);
   }
   L.push('');
-  L.push('Throughput is bytes over wall time from spawn to exit (handshake included); peak RSS is the process\'s maximum resident set (GNU time %M, VmHWM) in MiB. socat clients run with their defaults (8 KiB buffer), with `-u` for one-way transfers.');
+  L.push(`CADIR cost (290-entry directory vs one-anchor CAFILE): ${fx(med(f.short, 'ours-cadir') - med(f.short, 'ours'))} ms.${has('ours26') ? ' The second Node\'s row is measured above its own floor.' : ''}`);
+  L.push('');
+
+  L.push('## Memory per tunnel, read from /proc/PID/smaps_rollup while connected (after 1 MiB echoed)');
+  L.push('');
+  L.push('PSS counts each shared page (the executable, libraries) divided among the processes that map it: the sum over all tunnels is what the host pays. Private pages are mapped by this process alone; the dirty ones (heap, stacks, buffers) are what every further tunnel adds, while private clean pages are file pages no other process happens to map (with one tunnel, the whole executable of a Node nothing else runs), so the one-tunnel PSS and private figures depend on what else runs on the machine.');
+  L.push('');
+  L.push(`| program | 1 tunnel: RSS | PSS | private | private dirty | ${plan.tunnels} tunnels: PSS per tunnel | private per tunnel | private dirty per tunnel | PSS in all | largest peak RSS |`);
+  L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const c of all.filter((x) => x.modes.includes('echo'))) {
+    const one = f.one[c.key];
+    const many = f.many[c.key];
+    const cell = (m: Memory | undefined, pick: (x: Memory) => number): string => (m ? fx(mb(pick(m))) : '');
+    const per = (pick: (m: Memory) => number): string => (many && many.memory.length ? fx(mb(median(many.memory.map(pick)))) : '');
+    const total = many ? fx(mb(many.memory.reduce((a, x) => a + x.pssKiB, 0)), 0) : '';
+    const hwm = many && many.memory.length ? fx(mb(Math.max(...many.memory.map((x) => x.hwmKiB)))) : '';
+    L.push(`| ${c.label} | ${cell(one, (x) => x.rssKiB)} | ${cell(one, (x) => x.pssKiB)} | ${cell(one, (x) => x.privateKiB)} | ${cell(one, (x) => x.privateDirtyKiB)} | ${per((x) => x.pssKiB)} | ${per((x) => x.privateKiB)} | ${per((x) => x.privateDirtyKiB)} | ${total} | ${hwm} |`);
+  }
+  L.push('');
+  L.push('All memory figures in MiB (medians over the tunnels where there are 200).');
+  L.push('');
+  L.push(`## Concurrency: ${plan.tunnels} tunnels at once, 1 MiB each way, every byte checked`);
+  L.push('');
+  L.push('| program | total s | intact |');
+  L.push('| --- | ---: | ---: |');
+  for (const [key, c] of Object.entries(f.many)) L.push(`| ${label(key)} | ${fx(c.seconds, 2)} | ${c.intact}/${c.count} |`);
+  L.push('');
+  L.push('Throughput is bytes over the client\'s wall time from its start to its exit (handshake included); peak RSS is the process\'s maximum resident set (wait4 ru_maxrss) in MiB. socat clients run with their defaults (8 KiB buffer), with `-u` for one-way transfers. The upload is fed by `head -c` from /dev/zero through a pipe; the download is read from a pipe by the benchmark.');
   L.push('');
 
   const bars: Bar[] = targets.map((t) => ({ label: t.chartLabel, value: t.ratio, goal: t.goal, higherIsBetter: t.higherIsBetter, pass: t.pass }));
@@ -283,11 +411,11 @@ async function main(): Promise<void> {
       { cmd: 'socat', pkg: 'socat' },
       { cmd: 'stunnel', pkg: 'stunnel4' },
       { cmd: 'openssl', pkg: 'openssl' },
-      { cmd: '/usr/bin/time', pkg: 'time' },
+      { cmd: 'python3', pkg: 'python3-minimal' },
+      { cmd: 'c_rehash', pkg: 'ca-certificates' },
     ],
     log,
   );
-  ensureCommands([{ cmd: 'c_rehash', pkg: 'ca-certificates' }], log);
   const m = machineFacts();
   const pki = makePki();
   const servers = await startServers(pki, 24000 + (process.pid % 2000) * 4, plan.bulkBytes);
@@ -296,20 +424,20 @@ async function main(): Promise<void> {
     pki.cleanup();
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
-  const f: Figures = { short: {}, shortRss: {}, up: {}, down: {}, upRss: {}, downRss: {}, conc: {} };
+  const f: Figures = { short: {}, shortCpu: {}, shortRss: {}, up: {}, down: {}, upCpu: {}, downCpu: {}, upServerCpu: {}, downServerCpu: {}, upRss: {}, downRss: {}, one: {}, many: {} };
   const all = contenders(pki, pki.dir);
+  if (!all.some((c) => c.key === 'ours26')) log(`no second Node at ${process.env.NODE26 ?? '/tmp/node26/package/bin/node'} (set NODE26): ours runs on ${process.version} only`);
   try {
     await shortPhase(all, servers.port.short, pki.dir, f);
-    await bulkPhase(all, servers.port, pki.dir, f);
-    await concurrencyPhase(all.find((c) => c.key === 'ours')!, servers.port.echo, pki.dir, f);
-    if (plan.peerConcurrency) await concurrencyPhase(all.find((c) => c.key === 'socat')!, servers.port.echo, pki.dir, f);
+    await bulkPhase(all, servers, pki.dir, f);
+    await memoryPhase(all, servers.port.echo, pki.dir, f);
   } finally {
     await cleanup();
   }
   const { text, bars } = report(m, all, f, (Date.now() - t0) / 1000);
   process.stdout.write(text + '\n');
   writeFileSync(join(REPO, 'bench', 'results.md'), text + '\n\n![ratios to the targets](results.svg)\n');
-  writeFileSync(join(REPO, 'bench', 'results.svg'), renderChart(bars, `s6-tlsc-io vs targets${quick ? ' (--quick)' : ''}, Node ${m.node}`));
+  writeFileSync(join(REPO, 'bench', 'results.svg'), renderChart(bars, `s6-tlsc-io vs targets${quick ? ' (--quick)' : ''}, Node ${m.node}${m.node26 ? ` and ${m.node26.split(' ')[0]}` : ''}`));
   log(`wrote bench/results.md and bench/results.svg in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
 

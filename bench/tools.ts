@@ -1,15 +1,22 @@
 // What the benchmark needs around it: peer programs from Debian, throwaway
 // certificates, the C TLS servers (socat) on 127.0.0.1, machine facts, and
-// process runs timed with their peak RSS.
+// process runs timed with their CPU time and peak RSS, and memory read from
+// /proc while they run.
 
 import { execFileSync, spawn, spawnSync, ChildProcess, StdioOptions } from 'child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'fs';
 import { connect, Socket } from 'net';
 import { cpus, tmpdir } from 'os';
-import { join } from 'path';
+import { dirname, join } from 'path';
 
 export const REPO = join(__dirname, '..', '..');
 export const BIN = join(REPO, 'bin', 's6-tlsc-io');
+/** A second Node to run ours on (the launcher finds `node` on PATH), when present. */
+export const NODE26 = process.env.NODE26 ?? '/tmp/node26/package/bin/node';
+
+export function node26(): { node: string; binDir: string } | undefined {
+  return existsSync(NODE26) ? { node: NODE26, binDir: dirname(NODE26) } : undefined;
+}
 
 // ---------------------------------------------------------------- installs
 
@@ -83,6 +90,8 @@ export type ServerKind = 'short' | 'sink' | 'source' | 'echo';
 
 export interface Servers {
   port: Record<ServerKind, number>;
+  /** the listener's process id: its reaped children's CPU time is in its /proc stat */
+  pid: Record<ServerKind, number>;
   stop(): Promise<void>;
 }
 
@@ -120,15 +129,18 @@ export async function startServers(pki: Pki, basePort: number, bulkBytes: number
   ];
   const children: ChildProcess[] = [];
   const port = {} as Record<ServerKind, number>;
+  const pid = {} as Record<ServerKind, number>;
   kinds.forEach((k, i) => {
     port[k.kind] = basePort + i;
     const child = spawn('socat', k.args(basePort + i), { stdio: 'ignore', detached: true });
     children.push(child);
+    pid[k.kind] = child.pid ?? 0;
   });
   const deadline = Date.now() + 5000;
   await Promise.all(Object.values(port).map((p) => waitListening(p, deadline)));
   return {
     port,
+    pid,
     stop: async () => {
       // Each listener leads its own process group: its forked children go too.
       for (const c of children) {
@@ -151,6 +163,8 @@ export interface Machine {
   cores: number;
   node: string;
   nodeOpenssl: string;
+  /** 'v26.x (OpenSSL 3.5.x)' when NODE26 is there */
+  node26?: string;
   systemOpenssl: string;
   socat: string;
   stunnel: string;
@@ -171,6 +185,7 @@ export function machineFacts(): Machine {
     cores: cpus().length,
     node: process.version,
     nodeOpenssl: process.versions.openssl,
+    node26: node26() ? firstLine(NODE26, ['-p', '`${process.version} (OpenSSL ${process.versions.openssl})`']) : undefined,
     systemOpenssl: firstLine('openssl', ['version']),
     socat: socatLine.replace(/ on .*/, '').trim(),
     stunnel: (spawnSync('stunnel', ['-version'], { encoding: 'utf8' }).stderr.split('\n').find((l) => /^stunnel/.test(l)) ?? '?').replace(/ on .*/, ''),
@@ -190,27 +205,75 @@ export interface Command {
 
 export interface RunSpec {
   cmd: Command;
-  /** standard input: bytes to write then close, a readable stream's fd, or an open pipe we keep until exit */
-  stdin: { bytes: Buffer } | { from: ChildProcess } | { holdOpen: true };
-  /** standard output: collected, or handed to a sink process started with `sink` */
+  /** standard input: bytes to write then close, or a readable stream's fd */
+  stdin: { bytes: Buffer } | { from: ChildProcess };
+  /** standard output: collected, or only counted */
   stdout: 'collect' | 'count';
-  /** wrap in /usr/bin/time to learn the peak RSS */
-  rss?: boolean;
+  /** run under the rusage wrapper: CPU time, peak RSS and the child's own wall time */
+  usage?: boolean;
   timeoutMs?: number;
 }
 
+export interface Usage {
+  /** user and system CPU seconds of the process (and any child it waited for) */
+  user: number;
+  sys: number;
+  /** peak RSS in KiB */
+  maxRssKiB: number;
+  /** from its fork to its exit, without the wrapper's own start-up */
+  wallMs: number;
+}
+
 export interface RunResult {
+  /** from before the TCP connect (if any) to exit, as the caller sees it */
   ms: number;
   code: number | null;
   stdout: Buffer;
-  /** bytes seen on stdout when counted */
+  /** bytes seen on stdout */
   outBytes: number;
-  /** peak RSS in KiB (VmHWM at exit), when asked */
-  rssKiB?: number;
+  usage?: Usage;
   stderr: string;
 }
 
-let rssSeq = 0;
+// wait4() gives CPU time to the microsecond (GNU time prints hundredths)
+// and the peak RSS; the wrapper's own start-up is outside what it reports.
+const RUSAGE_WRAPPER = `
+import os, sys, time
+out = sys.argv[1]
+t0 = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, ru = os.wait4(pid, 0)
+wall = time.monotonic() - t0
+with open(out, 'w') as f:
+    f.write('%.6f %.6f %d %.3f\\n' % (ru.ru_utime, ru.ru_stime, ru.ru_maxrss, wall * 1000))
+sys.exit(os.waitstatus_to_exitcode(status) & 255 if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+`;
+
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+let usageSeq = 0;
+
+function wrapForUsage(argv: string[], workDir: string): { argv: string[]; read: () => Usage | undefined } {
+  const script = join(workDir, 'rusage.py');
+  if (!existsSync(script)) writeFileSync(script, RUSAGE_WRAPPER);
+  const file = join(workDir, `usage.${process.pid}.${usageSeq++}`);
+  return {
+    argv: [PYTHON, script, file, ...argv],
+    read: () => {
+      try {
+        const [user, sys, maxRssKiB, wallMs] = readFileSync(file, 'utf8').trim().split(' ').map(Number);
+        rmSync(file, { force: true });
+        return { user, sys, maxRssKiB, wallMs };
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
 
 function connectTo(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -220,46 +283,35 @@ function connectTo(port: number): Promise<Socket> {
   });
 }
 
+interface Started {
+  child: ChildProcess;
+  started: bigint;
+  readUsage?: () => Usage | undefined;
+}
+
 /**
- * Runs one command and waits for its exit; the clock starts before the TCP
- * connect (for the programs that get a socket) and stops at exit. The
- * parent's copy of the socket is closed in the spawn tick, so the parent
- * never touches the connection.
+ * Spawns one command; the clock starts before the TCP connect (for the
+ * programs that get a socket). The parent's copy of the socket is closed in
+ * the spawn tick, so the parent never touches the connection.
  */
-export async function runOnce(spec: RunSpec, workDir: string): Promise<RunResult> {
+async function start(cmd: Command, stdin: ChildProcess | undefined, usage: boolean, workDir: string): Promise<Started> {
   const started = process.hrtime.bigint();
-  const socket = spec.cmd.socketPort !== undefined ? await connectTo(spec.cmd.socketPort) : undefined;
-  const stdio: StdioOptions = [
-    'from' in spec.stdin ? spec.stdin.from.stdout! : 'pipe',
-    'pipe',
-    'pipe',
-  ];
+  const socket = cmd.socketPort !== undefined ? await connectTo(cmd.socketPort) : undefined;
+  const stdio: StdioOptions = [stdin ? stdin.stdout! : 'pipe', 'pipe', 'pipe'];
   if (socket) stdio.push('ignore', 'ignore', 'ignore', socket, socket);
-  let argv = spec.cmd.argv;
-  let rssFile: string | undefined;
-  if (spec.rss) {
-    rssFile = join(workDir, `rss.${process.pid}.${rssSeq++}`);
-    argv = ['/usr/bin/time', '-f', '%M', '-o', rssFile, ...argv];
-  }
-  const child = spawn(argv[0], argv.slice(1), { stdio, env: spec.cmd.env ?? { PATH: process.env.PATH } });
+  let argv = cmd.argv;
+  let readUsage: (() => Usage | undefined) | undefined;
+  if (usage) ({ argv, read: readUsage } = wrapForUsage(argv, workDir));
+  const child = spawn(argv[0], argv.slice(1), { stdio, env: cmd.env ?? { PATH: process.env.PATH } });
   socket?.destroy();
-  if ('from' in spec.stdin) spec.stdin.from.stdout?.destroy();
-  const chunks: Buffer[] = [];
-  let outBytes = 0;
-  child.stdout!.on('data', (c: Buffer) => {
-    outBytes += c.length;
-    if (spec.stdout === 'collect') chunks.push(c);
-  });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    if (stderr.length < 4096) stderr += c.toString();
-  });
-  if (child.stdin) {
-    child.stdin.on('error', () => undefined);
-    if ('bytes' in spec.stdin) child.stdin.end(spec.stdin.bytes);
-  }
-  const timeoutMs = spec.timeoutMs ?? 120_000;
-  const code = await new Promise<number | null>((resolve) => {
+  stdin?.stdout?.destroy();
+  child.stdin?.on('error', () => undefined);
+  return { child, started, readUsage };
+}
+
+/** Resolves with the exit code once the process has exited and its stdout and stderr are read to the end. */
+function finished(child: ChildProcess, timeoutMs: number): Promise<number | null> {
+  return new Promise<number | null>((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     let exited: number | null | undefined;
     let closed = false;
@@ -273,24 +325,133 @@ export async function runOnce(spec: RunSpec, workDir: string): Promise<RunResult
       child.stdin?.destroy();
       done();
     });
-    // stdout and stderr fully read
     child.once('close', () => {
       closed = true;
       done();
     });
   });
+}
+
+function collect(child: ChildProcess, keep: boolean): { out: () => Buffer; bytes: () => number; err: () => string; onData: (f: () => void) => void } {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  let stderr = '';
+  let listener = (): void => undefined;
+  child.stdout!.on('data', (c: Buffer) => {
+    bytes += c.length;
+    if (keep) chunks.push(c);
+    listener();
+  });
+  child.stderr!.on('data', (c: Buffer) => {
+    if (stderr.length < 4096) stderr += c.toString();
+  });
+  return { out: () => Buffer.concat(chunks), bytes: () => bytes, err: () => stderr.trim(), onData: (f) => (listener = f) };
+}
+
+/** Runs one command to its exit. */
+export async function runOnce(spec: RunSpec, workDir: string): Promise<RunResult> {
+  const { child, started, readUsage } = await start(spec.cmd, 'from' in spec.stdin ? spec.stdin.from : undefined, !!spec.usage, workDir);
+  const io = collect(child, spec.stdout === 'collect');
+  if ('bytes' in spec.stdin) child.stdin?.end(spec.stdin.bytes);
+  const code = await finished(child, spec.timeoutMs ?? 120_000);
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  let rssKiB: number | undefined;
-  if (rssFile) {
-    try {
-      const text = readFileSync(rssFile, 'utf8').trim().split('\n');
-      rssKiB = Number(text[text.length - 1]);
-      rmSync(rssFile, { force: true });
-    } catch {
-      rssKiB = undefined;
-    }
+  return { ms, code, stdout: io.out(), outBytes: io.bytes(), usage: readUsage?.(), stderr: io.err() };
+}
+
+export interface HeldTunnel {
+  pid: number;
+  /** resolves once `payload.length` bytes came back (or the process ended first) */
+  echoed: Promise<boolean>;
+  /** closes stdin and waits for the exit; a process still there after `graceMs` is killed */
+  finish(graceMs?: number): Promise<RunResult>;
+}
+
+/**
+ * Starts a tunnel to an echo server, writes `payload` and keeps stdin open,
+ * so that its memory can be read from /proc while it is connected and has
+ * carried traffic.
+ */
+export async function startHeldTunnel(cmd: Command, payload: Buffer, workDir: string): Promise<HeldTunnel> {
+  const { child, started } = await start(cmd, undefined, false, workDir);
+  const io = collect(child, true);
+  const exit = finished(child, 180_000);
+  const echoed = new Promise<boolean>((resolve) => {
+    io.onData(() => {
+      if (io.bytes() >= payload.length) resolve(true);
+    });
+    void exit.then(() => resolve(io.bytes() >= payload.length));
+  });
+  child.stdin?.write(payload);
+  return {
+    pid: child.pid ?? 0,
+    echoed,
+    finish: async (graceMs?: number) => {
+      child.stdin?.end();
+      const kill = graceMs === undefined ? undefined : setTimeout(() => child.kill('SIGTERM'), graceMs);
+      const code = await exit;
+      if (kill) clearTimeout(kill);
+      return { ms: Number(process.hrtime.bigint() - started) / 1e6, code, stdout: io.out(), outBytes: io.bytes(), stderr: io.err() };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- /proc
+
+export interface Memory {
+  rssKiB: number;
+  /** proportional set: shared pages divided among the processes mapping them */
+  pssKiB: number;
+  /** pages no other process maps */
+  privateKiB: number;
+  /** of those, the ones written to (heap, stacks, buffers): what each further process adds */
+  privateDirtyKiB: number;
+  /** peak RSS so far */
+  hwmKiB: number;
+}
+
+/** Memory of a running process, from /proc/PID/smaps_rollup and status (Linux 4.14+). */
+export function memoryOf(pid: number): Memory | undefined {
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (text: string, key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+    return {
+      rssKiB: kb(rollup, 'Rss'),
+      pssKiB: kb(rollup, 'Pss'),
+      privateKiB: kb(rollup, 'Private_Clean') + kb(rollup, 'Private_Dirty'),
+      privateDirtyKiB: kb(rollup, 'Private_Dirty'),
+      hwmKiB: kb(status, 'VmHWM'),
+    };
+  } catch {
+    return undefined;
   }
-  return { ms, code, stdout: Buffer.concat(chunks), outBytes, rssKiB, stderr: stderr.trim() };
+}
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+function childrenOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * CPU seconds of the children a server process has reaped so far (a forking
+ * listener: one child per connection), after waiting (up to a second) for
+ * the children still there to be reaped. Clock-tick resolution (10 ms).
+ */
+export async function reapedChildrenCpu(pid: number): Promise<number> {
+  for (let i = 0; i < 100 && childrenOf(pid) !== ''; i++) await new Promise((r) => setTimeout(r, 10));
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // after the command name: state is field 3, cutime 16, cstime 17
+    return (Number(fields[13]) + Number(fields[14])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
 }
 
 // ---------------------------------------------------------------- statistics
