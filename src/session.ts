@@ -17,8 +17,8 @@ export type Phase = 'handshaking' | 'running' | 'done';
  * Up: the application's data towards the server.
  * - open: input is read and encrypted
  * - flushing: input ended; waiting for everything read to reach the network
- * - quieting: input ended and flushed: our end waits until the server has
- *   been quiet for a moment (see upFlushed)
+ * - quieting: input ended and flushed while the server is sending: our end
+ *   waits until the server has been quiet for a moment (see upFlushed)
  * - shut: our end was sent (close_notify and/or FIN)
  * - held: --no-shutdown: input ended, nothing sent, waiting for the server's end
  * - closing: --no-shutdown under -S, after the server's end: our close_notify is on its way
@@ -80,8 +80,11 @@ export type SessionEvent =
   /** EOF on the input */
   | { type: 'inputEnded' }
   | { type: 'inputFailed'; message: string }
-  /** everything read from the input has reached the network (after inputEnded) */
-  | { type: 'upFlushed' }
+  /**
+   * everything read from the input has reached the network (after
+   * inputEnded); `serverSending`: data came from the server a moment ago
+   */
+  | { type: 'upFlushed'; serverSending: boolean }
   /** our end (shutdownUp or closeHeld) has been handed to the network */
   | { type: 'upShutDone' }
   /** writes to the network went from none pending to some, or back */
@@ -196,11 +199,12 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
       if (policy.noShutdown) {
         return { state: { ...state, up: 'held' }, actions: [{ type: 'debug', message: 'EOF on the input: --no-shutdown, waiting for the server to end' }] };
       }
-      // A server answering our last bytes may take our end for the client
-      // giving up and cut the answer (nginx does, as soon as it has to wait
-      // for the network): our end waits until the server has been quiet for
-      // a moment (the caller's clock: how long the answer may take to start,
-      // how long a pause in it may be). The server's own end makes it unneeded.
+      // A server in the middle of its answer may take our end for the
+      // client giving up and cut the answer (nginx does, as soon as it has to
+      // wait for the network): then our end waits until the server has been
+      // quiet for a moment. The server's own end makes it unneeded. A server
+      // that is not sending (it waits for our end) gets it at once.
+      if (!event.serverSending) return shutdownUp(policy, state);
       return { state: { ...state, up: 'quieting', deadline: 'quiet' }, actions: [{ type: 'armDeadline', deadline: 'quiet' }] };
     }
 
