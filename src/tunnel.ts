@@ -10,7 +10,7 @@ import type { Readable, Writable } from 'stream';
 import { EXIT_SYSTEM, EXIT_TLS, FatalError, describeSystemError } from './errors';
 import { NetworkLink, NetworkSide } from './transport';
 import { STREAM_BUFFER } from './fds';
-import { onEndOfData } from './node-internals';
+import { minorGc, onEndOfData } from './node-internals';
 import { ConnectionReport, connectionReport } from './report';
 import { describeTlsError, identityChecker, receivedAlert } from './verify';
 import type { TrustAnchors } from './anchors';
@@ -91,6 +91,9 @@ export const DRAIN_IDLE_MS = 5000;
  */
 export const QUIET_MS = 100;
 
+/** Cleartext moved between two minor collections (see node-internals minorGc). */
+const GC_EVERY_BYTES = 1024 * 1024;
+
 export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<ConnectionReport> {
   return new Promise<ConnectionReport>((resolve, reject) => {
     const log = options.log ?? (() => undefined);
@@ -113,6 +116,14 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
     let closeNotifySeen = false;
     /** when the server's data last arrived (for the quiet wait before our end) */
     let lastNetworkData = 0;
+    const collect = minorGc();
+    let movedSinceGc = 0;
+    const moved = (bytes: number): void => {
+      movedSinceGc += bytes;
+      if (movedSinceGc < GC_EVERY_BYTES) return;
+      movedSinceGc = 0;
+      collect();
+    };
 
     // Events raised while an action runs wait their turn: one step at a time.
     const queue: SessionEvent[] = [];
@@ -268,6 +279,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       // network -> output
       tls.on('data', (chunk: Buffer) => {
         lastNetworkData = Date.now();
+        moved(chunk.length);
         if (state.deadline !== 'none') dispatch({ type: 'progress' });
         if (!output.write(chunk)) tls.pause();
       });
@@ -294,6 +306,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
           process.nextTick(uncork);
         }
         const bytes = chunk.length;
+        moved(bytes);
         pendingBytes += bytes;
         if (pendingWrites++ === 0) dispatch({ type: 'writesPending', pending: true });
         const more = tls.write(chunk, () => {
