@@ -146,16 +146,35 @@ export function processStoreAnchorDir(): string | undefined {
 export const SERVER_AUTH_TRUST = Buffer.from('300c300a06082b06010505070301', 'hex');
 
 /**
- * A minor garbage collection, where the launcher exposed V8's `gc` (node
- * --expose-gc, a documented flag; the library, without it, gets a no-op).
- * Why: every read and every TLS record is a fresh Buffer whose memory lives
+ * A minor garbage collection, run by the tunnel every MiB it moves. Why:
+ * every read and every TLS record is a fresh Buffer whose memory lives
  * outside V8's heap, and V8 collects them only once such memory has grown by
- * about 64 MiB, so a bulk transfer would hold ~50 MiB of dead buffers per
- * process (npm run bench: bulk peak RSS floor + 48 MiB without, + 14 with a
- * minor GC every MiB, which costs ~0.5 ms). The options object is V8's
- * (`type: 'minor'`): a scavenge, not a full collection.
+ * about 64 MiB, so a bulk transfer would hold ~45 MiB of dead buffers per
+ * process (test/memory.test.ts: a 64 MiB download peaked at floor + 44 MiB
+ * without, + 19 with; a minor GC costs ~0.5 ms). V8's `gc` is reached at the
+ * first need by turning on --expose-gc at run time (v8.setFlagsFromString,
+ * then a new context, where V8 installs it): on the command line the flag
+ * costs every connection 5-10 ms, since V8 then refuses the code cache of
+ * Node's own modules. The options object is V8's (`type: 'minor'`: a
+ * scavenge, not a full collection). Where none of this works, a no-op.
  */
 export function minorGc(): () => void {
-  const gc = (globalThis as { gc?: (options?: { type: string }) => void }).gc;
-  return typeof gc === 'function' ? () => gc({ type: 'minor' }) : () => undefined;
+  let gc = (globalThis as { gc?: GcFunction }).gc;
+  return () => {
+    if (gc === undefined) gc = exposeGc();
+    gc?.({ type: 'minor' });
+  };
+}
+
+type GcFunction = (options?: { type: string }) => void;
+
+function exposeGc(): GcFunction | undefined {
+  try {
+    // Loaded here, at the first MiB: short connections never pay for them.
+    require('v8').setFlagsFromString('--expose-gc');
+    const gc = require('vm').runInNewContext('gc') as unknown;
+    return typeof gc === 'function' ? (gc as GcFunction) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -81,7 +81,7 @@ for (const how of ['BusyBox sh, BusyBox applets only on PATH', 'the #! line']) {
     assert.equal(withExtra.code, 0, withExtra.stderr);
     assert.equal(withExtra.stderr, '');
     const first = sections(withExtra.stdout);
-    assert.match(first.nodeArgs, /(^|\/)node --use-openssl-ca --expose-gc \S*bin\/s6-tlsclient -k server\.test /);
+    assert.match(first.nodeArgs, /(^|\/)node --use-openssl-ca \S*bin\/s6-tlsclient -k server\.test /);
     assert.ok(first.nodeEnv.includes('MALLOC_ARENA_MAX=1'));
     assert.ok(!first.nodeEnv.some((l) => l.startsWith('NODE_EXTRA_CA_CERTS=')));
     assert.ok(first.progEnv.includes('NODE_EXTRA_CA_CERTS=/nonexistent/extra.pem'), 'prog has the caller\'s NODE_EXTRA_CA_CERTS');
