@@ -272,3 +272,11 @@ export function configFromArgv(argv: readonly string[], env: Environment, isRoot
     notificationFd: notif === 0 ? undefined : notif,
   };
 }
+
+/** -6 rfd and -7 wfd of the programs that start a prog on the network's descriptors. */
+export function progNetworkFds(values: Record<string, string[]>): { rfd: number; wfd: number } {
+  const rfd = unsignedOption(values, 'rfd', 'rfd', 6);
+  const wfd = unsignedOption(values, 'wfd', 'wfd', 7);
+  if (rfd < 3 || wfd < 3 || rfd === wfd) throw new UsageError('rfd and wfd must be 3 or more, and different', true);
+  return { rfd, wfd };
+}

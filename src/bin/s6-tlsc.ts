@@ -1,7 +1,7 @@
 // s6-tlsc: the network on rfd/wfd (default 6/7); after the handshake, prog
 // runs with its rfd/wfd on the cleartext side of the tunnel.
 
-import { engineConfigFrom, programFlags, sessionArgs, sessionFlags, unsignedOption } from '../config';
+import { engineConfigFrom, progNetworkFds, programFlags, sessionArgs, sessionFlags } from '../config';
 import { optionArgv, parseOptions, OptionTable } from '../options';
 import { UsageError } from '../errors';
 import { prepareEngine } from '../engine';
@@ -31,9 +31,7 @@ const table: OptionTable = {
 async function main(): Promise<number> {
   const { flags, values, operands } = parseOptions(process.argv.slice(2), table);
   if (operands.length < 1) throw new UsageError('missing prog');
-  const rfd = unsignedOption(values, 'rfd', 'rfd', 6);
-  const wfd = unsignedOption(values, 'wfd', 'wfd', 7);
-  if (rfd < 3 || wfd < 3 || rfd === wfd) throw new UsageError('rfd and wfd must be 3 or more, and different', true);
+  const { rfd, wfd } = progNetworkFds(values);
   const config = engineConfigFrom(flags, values, process.env, isRoot());
   const launch = { argv: operands, rfd, wfd, keepTlsConfig: flags.keepTlsConfig ?? false };
   // Root dropping privileges: the engine drops in a process of its own, and

@@ -5,7 +5,7 @@
 
 import { writeSync } from 'fs';
 import type { Socket } from 'net';
-import { engineConfigFrom, programFlags, sessionArgs, sessionFlags, unsignedOption } from '../config';
+import { engineConfigFrom, progNetworkFds, programFlags, sessionArgs, sessionFlags } from '../config';
 import { optionArgv, parseOptions, OptionTable } from '../options';
 import { EXIT_USAGE, FatalError, UsageError, oneLine } from '../errors';
 import { prepareEngine } from '../engine';
@@ -60,9 +60,7 @@ function fatalLine(message: string): void {
 async function main(): Promise<number> {
   const { flags, values, operands } = parseOptions(process.argv.slice(2), table);
   if (operands.length < 1) throw new UsageError('missing prog');
-  const rfd = unsignedOption(values, 'rfd', 'rfd', 6);
-  const wfd = unsignedOption(values, 'wfd', 'wfd', 7);
-  if (rfd < 3 || wfd < 3 || rfd === wfd) throw new UsageError('rfd and wfd must be 3 or more, and different', true);
+  const { rfd, wfd } = progNetworkFds(values);
   const config = engineConfigFrom(flags, values, process.env, isRoot());
   const say = messenger(PROG, config.verbosity);
   inspectFd(rfd, 'rfd');
