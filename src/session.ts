@@ -17,8 +17,8 @@ export type Phase = 'handshaking' | 'running' | 'done';
  * Up: the application's data towards the server.
  * - open: input is read and encrypted
  * - flushing: input ended; waiting for everything read to reach the network
- * - quieting: input ended and flushed while the server is sending: our end
- *   waits until the server has been quiet for a moment (see upFlushed)
+ * - quieting: input ended and flushed: our end waits until the server has
+ *   been quiet for a moment (see upFlushed)
  * - shut: our end was sent (close_notify and/or FIN)
  * - held: --no-shutdown: input ended, nothing sent, waiting for the server's end
  * - closing: --no-shutdown under -S, after the server's end: our close_notify is on its way
@@ -80,11 +80,8 @@ export type SessionEvent =
   /** EOF on the input */
   | { type: 'inputEnded' }
   | { type: 'inputFailed'; message: string }
-  /**
-   * everything read from the input has reached the network (after
-   * inputEnded); `serverSending`: data came from the server a moment ago
-   */
-  | { type: 'upFlushed'; serverSending: boolean }
+  /** everything read from the input has reached the network (after inputEnded) */
+  | { type: 'upFlushed' }
   /** our end (shutdownUp or closeHeld) has been handed to the network */
   | { type: 'upShutDone' }
   /** writes to the network went from none pending to some, or back */
@@ -199,12 +196,12 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
       if (policy.noShutdown) {
         return { state: { ...state, up: 'held' }, actions: [{ type: 'debug', message: 'EOF on the input: --no-shutdown, waiting for the server to end' }] };
       }
-      // A server in the middle of its answer may take our end for the
-      // client giving up and cut the answer (nginx does, as soon as it has to
-      // wait for the network): then our end waits until the server has been
-      // quiet for a moment. The server's own end makes it unneeded. A server
-      // that is not sending (it waits for our end) gets it at once.
-      if (!event.serverSending) return shutdownUp(policy, state);
+      // A server answering may take our end for the client giving up and
+      // cut its answer (nginx does, as soon as it has to wait for the
+      // network after our FIN, and on TLS 1.3 it never reads our close_notify,
+      // so its close becomes a reset): our end waits until the server has
+      // been quiet for a moment, long enough for an answer to start and for
+      // it to pause. The server's own end makes our end unneeded.
       return { state: { ...state, up: 'quieting', deadline: 'quiet' }, actions: [{ type: 'armDeadline', deadline: 'quiet' }] };
     }
 

@@ -78,18 +78,16 @@ export interface TunnelOptions extends SessionPolicy {
 export const DRAIN_IDLE_MS = 5000;
 
 /**
- * After a local EOF, when data has come from the server within this long,
- * our end waits until nothing has come for this long (see session.ts
- * upFlushed). Our flush completes after a round of the event loop, by which
- * time an answer to the last request has usually started. Against nginx
- * serving 4 MiB (npm run interop), load average 5 to 7: 15/15 on TLS 1.2 and
- * 1.3, and 32 MiB 5/5 (it cuts the answer at its first wait for socket space
- * after our FIN); with six heavy jobs beside it, 12/15 and 8/15, where
- * --no-shutdown stays the sure way. Always waiting 50 ms for an answer to
- * start got 15/15 there too, but cost every server that waits for our end
- * 10 to 40 ms per connection; this costs it nothing.
+ * After a local EOF our end waits until nothing has come from the server for
+ * this long (see session.ts upFlushed): time for an answer to the last
+ * request to start, and then a pause in it. Against nginx serving 4 MiB
+ * (npm run interop): 15/15 on TLS 1.2 and 1.3 and 32 MiB 5/5, where sending
+ * our end at once completed 2-14/15 on TLS 1.2, 0-5/15 on 1.3 (its close then
+ * becomes a reset) and 32 MiB 0/5; under heavy load 20 ms still gave 28/30
+ * (50 and 100 ms: 30/30, at 2.5 and 5 times the cost). The cost: a server
+ * that waits for our end after its answer gets it 20 ms later.
  */
-export const QUIET_MS = 100;
+export const QUIET_MS = 20;
 
 /** Cleartext moved between two minor collections (see node-internals minorGc). */
 const GC_EVERY_BYTES = 1024 * 1024;
@@ -114,8 +112,6 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
     let writesBroken = false;
     /** TLS was handed its end before the raw end was: a close_notify */
     let closeNotifySeen = false;
-    /** when the server's data last arrived (for the quiet wait before our end) */
-    let lastNetworkData = 0;
     const collect = minorGc();
     let movedSinceGc = 0;
     const moved = (bytes: number): void => {
@@ -233,7 +229,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
           // An empty write: its callback comes once everything written before
           // it (and TLS's own pending output, the client's last handshake
           // flight when the input ends at once) has gone to the network.
-          tls.write(Buffer.alloc(0), () => dispatch({ type: 'upFlushed', serverSending: Date.now() - lastNetworkData < QUIET_MS }));
+          tls.write(Buffer.alloc(0), () => dispatch({ type: 'upFlushed' }));
           return;
         case 'shutdownUp': {
           const done = (): void => {
@@ -278,7 +274,6 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
     function startPumps({ input, output, inputName = 'stdin', outputName = 'stdout' }: Cleartext): void {
       // network -> output
       tls.on('data', (chunk: Buffer) => {
-        lastNetworkData = Date.now();
         moved(chunk.length);
         if (state.deadline !== 'none') dispatch({ type: 'progress' });
         if (!output.write(chunk)) tls.pause();
