@@ -30,8 +30,14 @@ export function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tl
   return { tag, offset, start, end };
 }
 
-const SEQUENCE = 0x30;
-const BIT_STRING = 0x03;
+/** Universal tags this project reads. */
+export const BOOLEAN = 0x01;
+export const INTEGER = 0x02;
+export const BIT_STRING = 0x03;
+export const OCTET_STRING = 0x04;
+export const OID = 0x06;
+export const SEQUENCE = 0x30;
+export const SET = 0x31;
 
 /**
  * True when `der` is exactly one X.509 Certificate at the outer level:

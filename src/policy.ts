@@ -15,18 +15,12 @@
 // Node's text renderings, whose escaping a hostile name could play with.
 
 import type { PeerCertificate } from 'tls';
-import { decodeOid, integerBits, readChildren, readTlv, Tlv } from './der';
+import { BIT_STRING, BOOLEAN, INTEGER, OCTET_STRING, OID, SEQUENCE, Tlv, decodeOid, integerBits, readChildren, readTlv } from './der';
 import { oneLine } from './errors';
 import type { ServerName } from './config';
 import type { TrustAnchors } from './anchors';
 import { certificationPath } from './path';
 
-const SEQUENCE = 0x30;
-const INTEGER = 0x02;
-const BIT_STRING = 0x03;
-const OCTET_STRING = 0x04;
-const OID = 0x06;
-const BOOLEAN = 0x01;
 
 export interface ParsedCertificate {
   /** outer signatureAlgorithm OID */

@@ -15,7 +15,7 @@ import * as crypto from 'crypto';
 // crypto.hash (Node >= 20.12) saves a Hash object per call; ~145 per start.
 const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer }).hash;
 const sha1 = (data: Uint8Array): Buffer => (oneShot ? oneShot('sha1', data, 'buffer') : crypto.createHash('sha1').update(data).digest());
-import { readTlv, Tlv } from './der';
+import { readTlv, SEQUENCE, SET, Tlv } from './der';
 
 const UTF8_STRING = 0x0c;
 const PRINTABLE_STRING = 0x13;
@@ -24,8 +24,6 @@ const IA5_STRING = 0x16;
 const VISIBLE_STRING = 0x1a;
 const UNIVERSAL_STRING = 0x1c;
 const BMP_STRING = 0x1e;
-const SEQUENCE = 0x30;
-const SET = 0x31;
 
 // Written into one reused buffer, every length computed before its bytes
 // are written (no per-field Buffer, array or move): a CADIR of ~145 files is
