@@ -7,7 +7,7 @@
 
 import { connect, ConnectionOptions, DetailedPeerCertificate, SecureContext, TLSSocket } from 'tls';
 import type { Readable, Writable } from 'stream';
-import { EXIT_SYSTEM, EXIT_TLS, FatalError, describeSystemError } from './errors';
+import { EXIT_SYSTEM, EXIT_TLS, FatalError, describeSystemError, isSystemError } from './errors';
 import { NetworkLink, NetworkSide } from './transport';
 import { STREAM_BUFFER } from './fds';
 import { minorGc, onEndOfData } from './node-internals';
@@ -346,9 +346,8 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
 }
 
 function tlsFailure(err: unknown, during: 'handshake' | 'session'): Failure {
-  const code = (err as NodeJS.ErrnoException)?.code;
   // A system error during the session (not a TLS one) is 111; during the handshake everything is 98.
-  if (during === 'session' && typeof code === 'string' && /^E[A-Z]+$/.test(code) && (err as NodeJS.ErrnoException).syscall) {
+  if (during === 'session' && isSystemError(err)) {
     return { code: EXIT_SYSTEM, message: `unable to use the network: ${describeSystemError(err)}` };
   }
   return { code: EXIT_TLS, message: describeTlsError(err, during) };

@@ -10,10 +10,11 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { randomBytes } from 'crypto';
-import { connect, createServer, Server, Socket } from 'net';
-import { TLSSocket, createSecureContext } from 'tls';
+import { connect, Socket } from 'net';
+import type { TLSSocket } from 'tls';
 import { Pki, Cert, serverPki, K } from './helpers/pki';
 import { BIN, RunResult, cleanEnv, runWithSocket, sha256, waitFor } from './helpers/harness';
+import { startTlsOverTcp } from './helpers/servers';
 
 let pki: Pki;
 let root: Cert;
@@ -29,26 +30,7 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A TLS server over a plain TCP server, so that a test can end the TCP side its own way. */
-async function tlsServer(onSecure: (tls: TLSSocket, raw: Socket) => void): Promise<{ port: number; close: () => void }> {
-  const context = createSecureContext({ key: leaf.keyPem, cert: leaf.certPem });
-  const sockets = new Set<Socket>();
-  const server: Server = createServer({ allowHalfOpen: true }, (raw) => {
-    sockets.add(raw);
-    raw.on('error', () => undefined);
-    const tls = new TLSSocket(raw, { isServer: true, secureContext: context });
-    tls.on('error', () => undefined);
-    tls.once('secure', () => onSecure(tls, raw));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as { port: number }).port,
-    close: () => {
-      server.close();
-      for (const s of sockets) s.destroy();
-    },
-  };
-}
+const tlsServer = (onSecure: (tls: TLSSocket, raw: Socket) => void) => startTlsOverTcp(leaf, onSecure);
 
 /** Runs the program with the socket at 6/7 and stdout at `stdoutFd`; stdin stays open. */
 function runToFd(port: number, args: string[], stdoutFd: number): Promise<RunResult> {

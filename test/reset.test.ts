@@ -7,44 +7,36 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'crypto';
-import { createServer, Server, Socket } from 'net';
-import { TLSSocket, createSecureContext } from 'tls';
 import { PassThrough } from 'stream';
 import { connect } from 'net';
 import { Pki, Cert, serverPki, K, SERVER_NAME } from './helpers/pki';
 import { RunResult, runWithSocket } from './helpers/harness';
+import { startTlsOverTcp, RunningServer } from './helpers/servers';
 import { runTlsClient } from '../src/client';
 
 let pki: Pki;
 let root: Cert;
 let leaf: Cert;
-let server: Server;
+let server: RunningServer;
 let port: number;
 const payload = randomBytes(4 * 1024 * 1024);
 
 before(async () => {
   ({ pki, root, leaf } = serverPki());
-  const context = createSecureContext({ key: leaf.keyPem, cert: leaf.certPem, minVersion: 'TLSv1.2' });
   // The protocol version is chosen by the client (--max-protocol).
-  server = createServer((raw: Socket) => {
-    raw.on('error', () => undefined);
-    const tls = new TLSSocket(raw, { isServer: true, secureContext: context });
-    tls.on('error', () => undefined);
+  server = await startTlsOverTcp(leaf, (tls, raw) => {
     tls.on('data', () => undefined); // take whatever the client sends
-    tls.once('secure', () => {
-      tls.write(payload, () => {
-        // Every byte is in the kernel's hands; a reset now (SO_LINGER 0)
-        // drops what is still queued, and the client sees an RST.
-        raw.resetAndDestroy();
-      });
+    tls.write(payload, () => {
+      // Every byte is in the kernel's hands; a reset now (SO_LINGER 0)
+      // drops what is still queued, and the client sees an RST.
+      raw.resetAndDestroy();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as { port: number }).port;
+  port = server.port;
 });
 
-after(() => {
-  server.close();
+after(async () => {
+  await server.close();
   pki.remove();
 });
 

@@ -1,7 +1,7 @@
 // Real TLS servers for the tests: Node's tls server, OpenSSL's s_server and
 // a Python ssl observer, all on 127.0.0.1 and stopped by the tests.
 
-import { createServer, Server as TlsServer, TLSSocket, SecureVersion } from 'tls';
+import { createSecureContext, createServer, Server as TlsServer, TLSSocket, SecureVersion } from 'tls';
 import { createServer as createNetServer, Server as NetServer, Socket } from 'net';
 import { spawn, ChildProcess } from 'child_process';
 import { join } from 'path';
@@ -153,4 +153,25 @@ export async function startOpensslServer(args: string[]): Promise<{ port: number
   // Wait until it accepts.
   for (let i = 0; i < 100 && !/ACCEPT/.test(text); i++) await new Promise((r) => setTimeout(r, 20));
   return { port, process: child, output };
+}
+
+/**
+ * A TLS server over a plain TCP server, for tests that end the TCP side
+ * their own way (a bare FIN, a reset): `onSecure` gets the TLS socket and
+ * the raw socket under it.
+ */
+export async function startTlsOverTcp(leaf: Cert, onSecure: (tls: TLSSocket, raw: Socket) => void): Promise<RunningServer> {
+  const secureContext = createSecureContext({ key: leaf.keyPem, cert: leaf.certPem });
+  const errors: Error[] = [];
+  const server = createNetServer({ allowHalfOpen: true }, (raw) => {
+    raw.on('error', () => undefined);
+    const tls = new TLSSocket(raw, { isServer: true, secureContext });
+    tls.on('error', (e) => errors.push(e));
+    tls.once('secure', () => onSecure(tls, raw));
+  });
+  const sockets = trackConnections(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  return { port, errors, close: () => closeServer(server, sockets) };
 }
