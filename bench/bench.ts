@@ -426,7 +426,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   const f: Figures = { short: {}, shortCpu: {}, shortRss: {}, up: {}, down: {}, upCpu: {}, downCpu: {}, upServerCpu: {}, downServerCpu: {}, upRss: {}, downRss: {}, one: {}, many: {} };
   const all = contenders(pki, pki.dir);
-  if (!all.some((c) => c.key === 'ours26')) log(`no second Node at ${process.env.NODE26 ?? '/tmp/node26/package/bin/node'} (set NODE26): ours runs on ${process.version} only`);
+  if (!all.some((c) => c.key === 'ours26')) log(`no second Node (scripts/node26.sh found none; set NODE26): ours runs on ${process.version} only`);
   try {
     await shortPhase(all, servers.port.short, pki.dir, f);
     await bulkPhase(all, servers, pki.dir, f);

@@ -11,11 +11,15 @@ import { dirname, join } from 'path';
 
 export const REPO = join(__dirname, '..', '..');
 export const BIN = join(REPO, 'bin', 's6-tlsc-io');
-/** A second Node to run ours on (the launcher finds `node` on PATH), when present. */
-export const NODE26 = process.env.NODE26 ?? '/tmp/node26/package/bin/node';
+/**
+ * A second Node to run ours on (the launcher finds `node` on PATH): NODE26, or
+ * the one scripts/node26.sh keeps in the user's cache (fetched once); empty
+ * when there is none (no registry), and the bench runs ours on one Node.
+ */
+export const NODE26 = spawnSync('sh', [join(REPO, 'scripts', 'node26.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).stdout.trim();
 
 export function node26(): { node: string; binDir: string } | undefined {
-  return existsSync(NODE26) ? { node: NODE26, binDir: dirname(NODE26) } : undefined;
+  return NODE26 !== '' && existsSync(NODE26) ? { node: NODE26, binDir: dirname(NODE26) } : undefined;
 }
 
 // ---------------------------------------------------------------- installs

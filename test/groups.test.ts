@@ -1,24 +1,26 @@
 // Key exchange groups: the post-quantum hybrid X25519MLKEM768 offered first
 // where the runtime has it (OpenSSL 3.5, Node 24 and later), --groups to
 // choose, and the group agreed in the report (SSL_KEX_GROUP). The server is
-// a real Node 26 process: NODE26, or /tmp/node26/package/bin/node; the test
-// fails when neither exists rather than skip.
+// a real Node 26 process: NODE26, or the one scripts/node26.sh keeps in the
+// user's cache (fetching it when missing, as npm test's first step does); the
+// test fails when there is none rather than skip.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'fs';
-import { dirname } from 'path';
-import { spawn, ChildProcess } from 'child_process';
+import { dirname, join } from 'path';
+import { spawn, spawnSync, ChildProcess } from 'child_process';
 import { createInterface } from 'readline';
 import { PassThrough } from 'stream';
 import { connect } from 'net';
 import { once } from 'events';
 import { serverPki, Pki, Cert, K, SERVER_NAME } from './helpers/pki';
-import { runWithSocket, parseNotification } from './helpers/harness';
+import { runWithSocket, parseNotification, REPO } from './helpers/harness';
 import { startTlsServer, echo } from './helpers/servers';
 import { runTlsClient } from '../src/client';
 
-const NODE26 = process.env.NODE26 || '/tmp/node26/package/bin/node';
+const found26 = spawnSync('sh', [join(REPO, 'scripts', 'node26.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const NODE26 = found26.stdout.trim();
 const HAS_MLKEM = Number(process.versions.openssl.split('.')[0]) * 100 + Number(process.versions.openssl.split('.')[1]) >= 305;
 
 let pki: Pki;
@@ -32,7 +34,7 @@ after(() => pki.remove());
 
 /** A TLS echo server in a Node 26 process, offering `groups` (its default list when absent). */
 async function node26Server(groups?: string): Promise<{ port: number; stop: () => void }> {
-  assert.ok(existsSync(NODE26), `Node 26 not found at ${NODE26}: set NODE26 to its node binary`);
+  assert.ok(NODE26 !== '' && existsSync(NODE26), `no Node 26: scripts/node26.sh said ${JSON.stringify(found26.stderr.trim())}`);
   const script = pki.path('server26.js');
   writeFileSync(
     script,
