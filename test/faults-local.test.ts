@@ -1,8 +1,8 @@
 // Fault injection, local side: the application's stdout closed early or slow,
 // stdin endless or closed, fdr/fdw/notification descriptors closed or wrong.
 // For every case: the exit code of SPEC section 7, exactly one "fatal:" line
-// naming the cause (none for a normal end), no stack trace, an end within a
-// stated bound, and every byte that could be delivered was, in order.
+// naming the cause (none for a normal end), no stack trace, an end (a hang
+// fails; speed is the bench's), and every byte that could be delivered was, in order.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -104,7 +104,7 @@ describe('stdout', { concurrency: 3 }, () => {
             onSpawn: (child) => setTimeout(() => child.stdout!.destroy(), 300),
           }),
       );
-      expectEnd(r, { code: 111, fatal: /^unable to write to stdout: (Broken pipe|Connection reset by peer)$/, withinMs: 5000 });
+      expectEnd(r, { code: 111, fatal: /^unable to write to stdout: (Broken pipe|Connection reset by peer)$/ });
     });
   }
 
@@ -133,7 +133,7 @@ describe('stdout', { concurrency: 3 }, () => {
       runThroughShell(port, `>${fifo}`, [...K, '6', '7'], { timeoutMs: 15_000, onSpawn: (child) => (pid = child.pid!) }),
     );
     const got = await reading;
-    expectEnd(r, { code: 0, fatal: null, withinMs: 10_000 });
+    expectEnd(r, { code: 0, fatal: null });
     assert.equal(got.length, payload.length);
     assert.equal(sha256(got), sha256(payload));
     assert.ok(r.elapsed >= 2000, `a slow reader makes it slow (${r.elapsed} ms)`);
@@ -163,7 +163,7 @@ describe('stdin', { concurrency: 3 }, () => {
         },
         (port) => runWithSocket(port, [flag, ...K, '6', '7'], { env: { CAFILE: root.certPath }, stdin: up, keepStdinOpen: true, timeoutMs: 10_000 }),
       );
-      expectEnd(r, { code: 0, fatal: null, withinMs: 5000 });
+      expectEnd(r, { code: 0, fatal: null });
       assert.equal(serverGot, sha256(up));
       assert.equal(sha256(r.stdout), sha256(down));
     });
@@ -175,7 +175,7 @@ describe('stdin', { concurrency: 3 }, () => {
     const r = await withServer(replier(down, { afterClientEof: true, received: (_h, n) => (got = n) }), (port) =>
       runWithSocket(port, [...K, '6', '7'], { env: { CAFILE: root.certPath }, timeoutMs: 10_000 }),
     );
-    expectEnd(r, { code: 0, fatal: null, withinMs: 5000 });
+    expectEnd(r, { code: 0, fatal: null });
     assert.equal(got, 0);
     assert.equal(sha256(r.stdout), sha256(down));
   });
@@ -184,7 +184,7 @@ describe('stdin', { concurrency: 3 }, () => {
   // stdin is an empty one, and the session ends normally.
   test('not open at all (fd 0 closed): Node makes it /dev/null, an immediate EOF (exit 0)', async () => {
     const r = await withServer(replier(Buffer.from('reply'), { afterClientEof: true }), (port) => runThroughShell(port, '<&-', [...K, '6', '7']));
-    expectEnd(r, { code: 0, fatal: null, withinMs: 5000 });
+    expectEnd(r, { code: 0, fatal: null });
     assert.equal(r.stdout.toString(), 'reply');
   });
 });
@@ -193,21 +193,21 @@ describe('fdr, fdw and the notification descriptor', { concurrency: 3 }, () => {
   // (descriptors above Node's own: it takes low free ones for epoll and signals)
   test('fdr not open: exit 111 naming it', async () => {
     const r = await withServer(replier(Buffer.from('x')), (port) => runWithSocket(port, [...K, '60', '7'], { env: { CAFILE: root.certPath }, timeoutMs: 5000 }));
-    expectEnd(r, { code: 111, fatal: /^unable to use fdr \(fd 60\): Bad file descriptor$/, withinMs: 3000 });
+    expectEnd(r, { code: 111, fatal: /^unable to use fdr \(fd 60\): Bad file descriptor$/ });
   });
   test('fdw not open: exit 111 naming it', async () => {
     const r = await withServer(replier(Buffer.from('x')), (port) => runWithSocket(port, [...K, '6', '60'], { env: { CAFILE: root.certPath }, timeoutMs: 5000 }));
-    expectEnd(r, { code: 111, fatal: /^unable to use fdw \(fd 60\): Bad file descriptor$/, withinMs: 3000 });
+    expectEnd(r, { code: 111, fatal: /^unable to use fdw \(fd 60\): Bad file descriptor$/ });
   });
   test('fdw a read-only file: the first write fails, exit 111', async () => {
     const file = join(dir, 'readonly');
     writeFileSync(file, '');
     const r = await withServer(replier(Buffer.from('x')), (port) => runThroughShell(port, `60<${file}`, [...K, '6', '60']));
-    expectEnd(r, { code: 111, fatal: /^unable to write to the network: Bad file descriptor$|^.*fdw.*$/, withinMs: 3000 });
+    expectEnd(r, { code: 111, fatal: /^unable to write to the network: Bad file descriptor$|^.*fdw.*$/ });
   });
   test('fdr a directory: the first read fails, exit 111 or 98 naming it', async () => {
     const r = await withServer(replier(Buffer.from('x')), (port) => runThroughShell(port, `60<${dir}`, [...K, '60', '7']));
-    expectEnd(r, { code: r.code === 98 ? 98 : 111, fatal: /Is a directory|EISDIR|fdr/, withinMs: 3000 });
+    expectEnd(r, { code: r.code === 98 ? 98 : 111, fatal: /Is a directory|EISDIR|fdr/ });
   });
 
   test('the notification pipe closed by its reader before the handshake ends: exit 111, nothing on stdout', async () => {
@@ -220,14 +220,14 @@ describe('fdr, fdw and the notification descriptor', { concurrency: 3 }, () => {
         onSpawn: (child) => (child.stdio[3] as NodeJS.ReadableStream & { destroy(): void }).destroy(),
       }),
     );
-    expectEnd(r, { code: 111, fatal: /^unable to write post-handshake data to fd 3: Broken pipe$/, withinMs: 3000 });
+    expectEnd(r, { code: 111, fatal: /^unable to write post-handshake data to fd 3: Broken pipe$/ });
     assert.equal(r.stdout.length, 0, 'no application data before the notification');
   });
   test('the notification descriptor not open: exit 111 naming it', async () => {
     const r = await withServer(replier(randomBytes(1000)), (port) =>
       runWithSocket(port, ['-d', '60', ...K, '6', '7'], { env: { CAFILE: root.certPath }, keepStdinOpen: true, timeoutMs: 5000 }),
     );
-    expectEnd(r, { code: 111, fatal: /fd 60: Bad file descriptor$/, withinMs: 3000 });
+    expectEnd(r, { code: 111, fatal: /fd 60: Bad file descriptor$/ });
     assert.equal(r.stdout.length, 0);
   });
 });

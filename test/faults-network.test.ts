@@ -1,8 +1,8 @@
 // Fault injection, network side: a hostile server (test/helpers/hostile.ts)
 // cuts, resets, corrupts, stalls and forges at every stage. For every case:
 // the exit code of SPEC section 7, exactly one "fatal:" line naming the cause
-// (none for a normal end), no stack trace, an end within a stated bound, and
-// every application byte the server delivered in whole records reached stdout
+// (none for a normal end), no stack trace, an end (a hang fails; speed is the
+// bench's), and every application byte the server delivered in whole records reached stdout
 // in order (sha256 of the delivered prefix against stdout).
 
 import { describe, test, before, after } from 'node:test';
@@ -153,7 +153,7 @@ describe('a session cut at every point', { concurrency: 4 }, () => {
               { maxVersion: version, ...scenario(point, ending, version === 'TLSv1.3', payload) },
               [flag],
             );
-            expectEnd(r, { ...want, withinMs: 5000 });
+            expectEnd(r, want);
             delivered(r, payload, conn);
             if (point === 'mid-transfer' || point === 'mid-record') assert.ok(conn.appDelivered >= 12 * 8192, 'the cut came after a dozen records');
             if (point === 'mid-transfer' && ending === 'close_notify') assert.equal(conn.appDelivered, 100_000);
@@ -175,7 +175,7 @@ describe('a server that does not speak TLS', { concurrency: 3 }, () => {
       const server = await startRawServer((s) => s.once('data', () => s.end(bytes)));
       try {
         const r = await runWithSocket(server.port, [...K, '6', '7'], { env: { CAFILE: root.certPath }, keepStdinOpen: true, timeoutMs: 5000 });
-        expectEnd(r, { code: 98, fatal: /^(the server did not answer with TLS \(.+\)|TLS protocol error: .+|connection closed by the server during the handshake)$/, withinMs: 3000 });
+        expectEnd(r, { code: 98, fatal: /^(the server did not answer with TLS \(.+\)|TLS protocol error: .+|connection closed by the server during the handshake)$/ });
         assert.equal(r.stdout.length, 0);
       } finally {
         await server.close();
@@ -184,14 +184,14 @@ describe('a server that does not speak TLS', { concurrency: 3 }, () => {
   }
   test('a truncated ServerHello, then close: exit 98', async () => {
     const { r } = await against({ onServerRecord: (rec) => (rec.index === 0 ? { partial: 40, then: 'fin' } : 'pass') }, []);
-    expectEnd(r, { code: 98, fatal: /^connection closed by the server during the handshake$/, withinMs: 3000 });
+    expectEnd(r, { code: 98, fatal: /^connection closed by the server during the handshake$/ });
   });
   test('a handshake_failure alert instead of a ServerHello: exit 98 naming the alert', async () => {
     const { r } = await against(
       { onServerRecord: async (rec, conn) => (rec.index === 0 ? { replace: plainAlert(2, 40) } : (conn.fin(), 'drop')) },
       [],
     );
-    expectEnd(r, { code: 98, fatal: /^the server sent a fatal alert: handshake failure$/, withinMs: 3000 });
+    expectEnd(r, { code: 98, fatal: /^the server sent a fatal alert: handshake failure$/ });
   });
 });
 
@@ -207,7 +207,7 @@ describe('bad records after valid ones', { concurrency: 4 }, () => {
         return { replace: bad };
       });
       const { r, conn } = await against({ maxVersion: version, onSecure: sender(payload, true), onServerRecord: corrupt }, []);
-      expectEnd(r, { code: 98, fatal: /^TLS protocol error: (decryption failed or bad record mac|bad record mac|cipher operation failed)$/, withinMs: 3000 });
+      expectEnd(r, { code: 98, fatal: /^TLS protocol error: (decryption failed or bad record mac|bad record mac|cipher operation failed)$/ });
       assert.ok(corrupt.before >= 5 * 8192, 'five whole records went before the bad one');
       assert.equal(conn.appDelivered, corrupt.before);
       delivered(r, payload, conn);
@@ -224,14 +224,14 @@ describe('bad records after valid ones', { concurrency: 4 }, () => {
         },
         [],
       );
-      expectEnd(r, { code: 98, fatal: /^(the server did not answer with TLS \(.+\)|TLS protocol error: .+)$/, withinMs: 3000 });
+      expectEnd(r, { code: 98, fatal: /^(the server did not answer with TLS \(.+\)|TLS protocol error: .+)$/ });
       delivered(r, payload, conn);
     });
   }
   test('TLSv1.3: an encrypted fatal alert (internal_error) -> exit 98 naming it, the records before it delivered', async () => {
     const alert = atAppRecord(5, (_rec, conn) => ({ replace: conn.forgeInstead(RT_ALERT, Buffer.from([2, 80])) }));
     const { r, conn } = await against({ onSecure: sender(payload, true), onServerRecord: alert }, []);
-    expectEnd(r, { code: 98, fatal: /^the server sent a fatal alert: internal error$/, withinMs: 3000 });
+    expectEnd(r, { code: 98, fatal: /^the server sent a fatal alert: internal error$/ });
     assert.ok(alert.before >= 5 * 8192, 'five whole records went before the alert');
     assert.equal(conn.appDelivered, alert.before);
     delivered(r, payload, conn);
@@ -239,7 +239,7 @@ describe('bad records after valid ones', { concurrency: 4 }, () => {
   test('TLSv1.3: a fatal alert after the client finished its handshake (certificate required) -> exit 98', async () => {
     const clientCa = pki.cert('client-ca', { ca: true });
     const { r } = await against({ clientCa }, []);
-    expectEnd(r, { code: 98, fatal: /^the server sent a fatal alert: .*certificate required$/, withinMs: 3000 });
+    expectEnd(r, { code: 98, fatal: /^the server sent a fatal alert: .*certificate required$/ });
   });
 });
 
@@ -264,7 +264,7 @@ test('TLS 1.2: a renegotiation request is refused; the server aborts: exit 98, t
     ['-d', '3'],
     { notificationFd: 3 },
   );
-  expectEnd(r, { code: 98, fatal: /^the server sent a fatal alert: handshake failure$/, withinMs: 5000 });
+  expectEnd(r, { code: 98, fatal: /^the server sent a fatal alert: handshake failure$/ });
   assert.match(r.notification!.toString(), /^SSL_PROTOCOL=TLSv1\.2\0/, 'one notification, for the first handshake only');
   assert.equal(sha256(r.stdout), sha256(first));
 });
@@ -293,7 +293,7 @@ test('TLS 1.3: repeated KeyUpdates from the server (openssl s_server k/K), every
     },
   });
   const output = await s.output;
-  expectEnd(r, { code: 0, fatal: null, withinMs: 10_000 });
+  expectEnd(r, { code: 0, fatal: null });
   assert.ok((output.match(/SSL_do_handshake -> 1/g) ?? []).length >= 20, 'the server sent its key updates');
   assert.equal(r.stdout.toString(), sent);
 });
@@ -316,16 +316,17 @@ describe('slow and stalled servers', { concurrency: 4 }, () => {
     const payload = randomBytes(20_000);
     const slow = trickle();
     const { r, conn } = await against({ onServerRecord: slow, onSecure: sender(payload, true) }, [], { timeoutMs: 40_000 });
-    // The schedule itself, three times over for a loaded machine's timers, and 5 s more.
-    const schedule = 30 * 100 + Math.max(0, slow.bytes() - 30) * 2;
-    expectEnd(r, { code: 0, fatal: null, withinMs: 3 * schedule + 5000 });
+    expectEnd(r, { code: 0, fatal: null });
+    assert.ok(slow.bytes() > 30, `the handshake was trickled (${slow.bytes()} bytes one by one)`);
     delivered(r, payload, conn);
     assert.equal(r.stdout.length, payload.length);
   });
   test('a handshake trickled byte by byte, -K 1000: exit 98 at the deadline', async () => {
     const { r } = await against({ onServerRecord: trickle() }, ['-K', '1000']);
-    expectEnd(r, { code: 98, fatal: /^handshake timed out after 1000 ms$/, withinMs: 2500 });
-    assert.ok(r.elapsed >= 900, `ended after ${r.elapsed} ms`);
+    expectEnd(r, { code: 98, fatal: /^handshake timed out after 1000 ms$/ });
+    // The deadline, not the hang guard, ended it: at least its time, and far
+    // less than a minute however loaded the machine.
+    assert.ok(r.elapsed >= 900 && r.elapsed < 60_000, `ended after ${r.elapsed} ms`);
   });
 
   test('a server that stalls after the handshake while stdin keeps coming: memory stays flat, then a reset ends it (111)', async () => {
@@ -354,7 +355,7 @@ describe('slow and stalled servers', { concurrency: 4 }, () => {
         },
       },
     );
-    expectEnd(r, { code: 111, fatal: /^unable to (write to|read from) the network: (Connection reset by peer|Broken pipe)$/, withinMs: 8000 });
+    expectEnd(r, { code: 111, fatal: /^unable to (write to|read from) the network: (Connection reset by peer|Broken pipe)$/ });
     const live = samples.filter((x) => x > 0);
     const settled = live.slice(4); // from 1 s on
     const growth = Math.max(...settled) - settled[0];
@@ -379,10 +380,10 @@ describe('slow and stalled servers', { concurrency: 4 }, () => {
         onSpawn: (child) => feedForever(child, chunk),
       },
     );
-    expectEnd(r, { code: 0, fatal: null, withinMs: 9000, warning: /^\d+ bytes from stdin not sent: the server stopped reading after its end$/ });
+    expectEnd(r, { code: 0, fatal: null, warning: /^\d+ bytes from stdin not sent: the server stopped reading after its end$/ });
     delivered(r, payload, conn);
     assert.equal(r.stdout.length, payload.length);
-    assert.ok(r.elapsed >= 5500, `gave up after ${r.elapsed} ms`);
+    assert.ok(r.elapsed >= 5500 && r.elapsed < 60_000, `gave up after ${r.elapsed} ms`);
   });
 });
 
@@ -416,7 +417,7 @@ test('reset while stdout is slow and stdin is writing: every byte the client rec
         },
       },
     );
-    expectEnd(r, { code: 111, fatal: /^unable to (write to|read from) the network: (Connection reset by peer|Broken pipe)$/, withinMs: 10_000 });
+    expectEnd(r, { code: 111, fatal: /^unable to (write to|read from) the network: (Connection reset by peer|Broken pipe)$/ });
     assert.equal(conn.appDelivered, payload.length);
     assert.equal(conn.unacked(), 0);
     assert.equal(r.stdout.length, payload.length, `${flag}: bytes decrypted before the reset reach stdout`);

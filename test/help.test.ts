@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { REPO } from './helpers/harness';
+import { HANG_GUARD_MS, REPO } from './helpers/harness';
 import { helpText, ProgramDoc } from '../src/help';
 
 const bins = Object.keys(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).bin as Record<string, string>);
 
 function run(prog: string, args: string[]) {
-  return spawnSync(join(REPO, 'bin', prog), args, { encoding: 'utf8', env: { PATH: process.env.PATH }, timeout: 20000 });
+  return spawnSync(join(REPO, 'bin', prog), args, { encoding: 'utf8', env: { PATH: process.env.PATH }, timeout: HANG_GUARD_MS });
 }
 
 /** The options a help page lists: [how to write it with a value if it takes one]. */

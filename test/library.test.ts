@@ -9,7 +9,7 @@ import { spawn } from 'child_process';
 import { join } from 'path';
 import type { TLSSocket } from 'tls';
 import { Pki, Cert } from './helpers/pki';
-import { REPO, cleanEnv } from './helpers/harness';
+import { HANG_GUARD_MS, REPO, cleanEnv } from './helpers/harness';
 import { freePort, startTlsServer } from './helpers/servers';
 
 let pki: Pki;
@@ -70,7 +70,7 @@ function spawnAndWait(args: string[], env: Record<string, string> = {}): Promise
   child.stdout.on('data', (c) => (stdout += c));
   child.stderr.on('data', (c) => (stderr += c));
   // A caller left waiting is a failure too: it is killed, and its code says so.
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), HANG_GUARD_MS);
   return new Promise((resolve) =>
     child.on('close', (code) => {
       clearTimeout(timer);

@@ -161,7 +161,8 @@ test('-K: a server that never answers the handshake ends in exit 98 within the l
     const r = await runWithSocket(server.port, ['-K', '300', ...K, '6', '7'], { env: { CAFILE: root.certPath }, keepStdinOpen: true, timeoutMs: 5000 });
     assert.equal(r.code, 98);
     assert.equal(r.stderr, 's6-tlsc-io: fatal: handshake timed out after 300 ms\n');
-    assert.ok(r.elapsed < 3000, `took ${r.elapsed} ms`);
+    // The deadline ended it: at least its time, far less than a minute.
+    assert.ok(r.elapsed >= 300 && r.elapsed < 60_000, `took ${r.elapsed} ms`);
   } finally {
     await server.close();
   }

@@ -27,7 +27,11 @@ export interface RunOptions {
   /** bytes written to stdin, then stdin is closed unless keepStdinOpen */
   stdin?: Buffer | string;
   keepStdinOpen?: boolean;
-  /** the process is killed and the test fails past this many ms */
+  /**
+   * A guard against a hang, not a time limit: the process is killed and the
+   * test fails past this many ms, and never before HANG_GUARD_MS (a loaded
+   * machine can make any run slow; the tests never judge speed).
+   */
   timeoutMs?: number;
   /** collect a notification pipe at this fd */
   notificationFd?: number;
@@ -67,8 +71,11 @@ export function runWithStdio(args: string[], stdio: StdioOptions, opts: RunOptio
   return waitFor(child, started, opts);
 }
 
+/** The least time a run is given before it counts as hung: minutes, not seconds. */
+export const HANG_GUARD_MS = 180_000;
+
 export function waitFor(child: ChildProcess, started: number, opts: RunOptions): Promise<RunResult> {
-  const timeoutMs = opts.timeoutMs ?? 20000;
+  const timeoutMs = Math.max(opts.timeoutMs ?? 0, HANG_GUARD_MS);
   const stdout = collect(child.stdout);
   const stderr = collect(child.stderr);
   const notification = opts.notificationFd !== undefined ? collect(child.stdio[opts.notificationFd] as Readable) : undefined;

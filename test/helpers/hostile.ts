@@ -395,13 +395,16 @@ export interface ExpectedEnd {
   code: number;
   /** the cause after "s6-tlsc-io: fatal: ", or null for a normal end (no fatal line) */
   fatal: RegExp | null;
-  /** the process must have ended within this many ms of its start */
-  withinMs: number;
   /** one warning line expected (after "s6-tlsc-io: warning: "); none if absent */
   warning?: RegExp;
 }
 
-/** Exit code, exactly one skarnet-style fatal line (or none), no stack trace, no hang. */
+/**
+ * Exit code, exactly one skarnet-style fatal line (or none), no stack trace.
+ * No time limit here: a loaded machine can make any run slow. A hang is
+ * caught by the harness's guard (waitFor), and the tests of timers (-K, the
+ * give-up delay) check that they waited at least their time.
+ */
 export function expectEnd(
   r: { code: number | null; signal: NodeJS.Signals | null; stderr: string; elapsed: number },
   want: ExpectedEnd,
@@ -424,7 +427,6 @@ export function expectEnd(
   if (want.warning) {
     if (warnings.length !== 1 || !want.warning.test(warnings[0])) throw new Error(`expected one warning matching ${want.warning}; ${context}`);
   } else if (warnings.length) throw new Error(`unexpected warning; ${context}`);
-  if (r.elapsed >= want.withinMs) throw new Error(`took ${r.elapsed} ms, bound ${want.withinMs} ms; ${context}`);
 }
 
 /** Resident set size of a live process in KiB (0 once it is gone). */
