@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, chmodSync } from 'fs';
 import { Pki, Cert } from './helpers/pki';
-import { runWithStdio } from './helpers/harness';
+import { BIN, runWithStdio } from './helpers/harness';
 
 const SYNOPSIS =
   's6-tlsc-io [ -S | -s ] [ -J | -j ] [ -Y | -y ] [ -v verbosity ] [ -K kimeout ] [ -k servername ] [ -d notif ] [ -- ] fdr fdw';
@@ -147,9 +147,14 @@ test('a file that cannot be read for lack of permission -> 111', async () => {
   writeFileSync(locked, root.certPem);
   chmodSync(locked, 0);
   chmodSync(pki.dir, 0o755);
-  // Root reads everything: run the program as nobody when the tests are root.
-  const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-  const r = await runWithStdio(['60', '61'], ['pipe', 'pipe', 'pipe'], { env: { CAFILE: locked }, spawn: asNobody });
+  // Root reads everything: as root, run the program without the two
+  // capabilities that let it (setpriv), still as root, so that it can reach
+  // the clone wherever it is (another user may not: a clone under /root).
+  const withoutDacCaps = ['--inh-caps=-dac_override,-dac_read_search', '--bounding-set=-dac_override,-dac_read_search', BIN];
+  const r =
+    process.getuid?.() === 0
+      ? await runWithStdio([...withoutDacCaps, '60', '61'], ['pipe', 'pipe', 'pipe'], { env: { CAFILE: locked }, bin: '/usr/bin/setpriv' })
+      : await runWithStdio(['60', '61'], ['pipe', 'pipe', 'pipe'], { env: { CAFILE: locked } });
   assert.equal(r.code, 111);
   assert.match(r.stderr, /^s6-tlsc-io: fatal: unable to read trust anchors in .*locked\.pem: Permission denied\n$/);
 });
