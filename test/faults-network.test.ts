@@ -398,9 +398,14 @@ test('reset while stdout is slow and stdin is writing: every byte the client rec
         onSecure: (tls, conn) => {
           tls.resume();
           sender(payload, false)(tls);
-          // the reset comes once every byte is in the client's kernel, while
-          // most of it still waits behind the slow output
-          setTimeout(() => void conn.reset(), 500);
+          // the reset comes once the client has read every byte out of its
+          // kernel (which a reset would drop), while much of it still waits
+          // behind the slow output: an event, not a delay a loaded machine
+          // can outrun
+          void (async () => {
+            for (let i = 0; i < 6000 && (conn.appDelivered < payload.length || conn.unacked() > 0 || conn.unreadByClient() > 0); i++) await sleep(10);
+            await conn.reset();
+          })();
         },
       },
       [flag],

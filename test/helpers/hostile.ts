@@ -260,13 +260,27 @@ export class HostileConnection {
 
   /** Bytes our kernel holds for the client, not yet acknowledged by it. */
   unacked(): number {
+    return this.socketQueue(this.raw.localPort, this.raw.remotePort, 0);
+  }
+
+  /**
+   * Bytes in the client's kernel it has not read yet (its rx_queue in
+   * /proc/net/tcp): a reset makes the kernel drop them, so a test that
+   * means to reset after the client took everything waits for 0.
+   */
+  unreadByClient(): number {
+    return this.socketQueue(this.raw.remotePort, this.raw.localPort, 1);
+  }
+
+  /** tx_queue (which 0) or rx_queue (1) of the 127.0.0.1 socket from `localPort` to `remotePort`. */
+  private socketQueue(localPort: number | undefined, remotePort: number | undefined, which: 0 | 1): number {
     const hex = (port: number | undefined): string => `0100007F:${(port ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
-    const local = hex(this.raw.localPort);
-    const remote = hex(this.raw.remotePort);
+    const local = hex(localPort);
+    const remote = hex(remotePort);
     try {
       for (const line of readFileSync('/proc/net/tcp', 'latin1').split('\n')) {
         const f = line.trim().split(/\s+/);
-        if (f[1] === local && f[2] === remote) return parseInt(f[4].split(':')[0], 16);
+        if (f[1] === local && f[2] === remote) return parseInt(f[4].split(':')[which], 16);
       }
     } catch {
       // no /proc: fall back to a pause
