@@ -31,7 +31,7 @@ export const sessionArgs: OptionTable['args'] = [
   // Beyond the original (see the README).
   { long: 'alpn', key: 'alpn', valueName: 'p1,p2', help: 'offer these ALPN protocols; the one agreed is reported as SSL_ALPN_PROTOCOL' },
   { long: 'pin', key: 'pin', repeatable: true, valueName: 'SHA256:hex', help: 'repeatable: the server\'s leaf certificate must hash to one of these, even with --no-verify-cert' },
-  { long: 'min-protocol', key: 'minProtocol', valueName: 'version', help: 'lowest TLS version accepted: TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3; default TLSv1' },
+  { long: 'min-protocol', key: 'minProtocol', valueName: 'version', help: 'lowest TLS version accepted: TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3; default TLSv1.2 (TLSv1 when --max-protocol is below TLSv1.2)' },
   { long: 'max-protocol', key: 'maxProtocol', valueName: 'version', help: 'highest TLS version offered, from the same list; default TLSv1.3' },
   { long: 'groups', key: 'groups', valueName: 'g1:g2', help: 'key exchange groups to offer, in order (OpenSSL names, e.g. X25519MLKEM768:X25519); the one agreed is reported as SSL_KEX_GROUP' },
 ];

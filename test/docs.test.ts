@@ -52,3 +52,38 @@ for (const prog of Object.keys(JSON.parse(readFileSync(join(REPO, 'package.json'
     assert.doesNotMatch(r.stdout, /\]\(|`/, 'links and backquotes are rendered');
   });
 }
+
+/** The long options an Options section or a help page writes (`--name`, `--name=value`). */
+function longOptions(text: string): Set<string> {
+  return new Set([...text.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)].map((m) => m[1]).filter((name) => name !== 'help'));
+}
+
+function optionsSection(prog: string): string {
+  const page = readFileSync(join(REPO, 'doc', `${prog}.md`), 'utf8');
+  const start = page.indexOf('\n## Options\n');
+  assert.ok(start >= 0, `doc/${prog}.md has an Options section`);
+  const end = page.indexOf('\n## ', start + 1);
+  return page.slice(start, end < 0 ? undefined : end);
+}
+
+// Each page documents its own options and hands the rest on to the page of
+// the program it extends ("every other option is s6-tlsc's / s6-tlsc-io's").
+const extendsPage: Record<string, string[]> = {
+  's6-tlsc-io': [],
+  's6-tlsc': ['s6-tlsc-io'],
+  's6-tlsclient': ['s6-tlsc', 's6-tlsc-io'],
+  's6-ucspitlsc': ['s6-tlsc-io'],
+};
+
+for (const prog of Object.keys(extendsPage)) {
+  test(`${prog}: every long option its manual page names is one --help lists, and every one --help lists is in the manual`, () => {
+    const help = spawnSync(join(REPO, 'bin', prog), ['--help'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    assert.equal(help.status, 0, help.stderr);
+    const listed = longOptions(help.stdout.slice(help.stdout.indexOf('\nOptions:\n'), help.stdout.indexOf('\nEnvironment:\n')));
+    const own = longOptions(optionsSection(prog));
+    assert.ok(own.size >= 1 || prog === 's6-tlsc', `${own.size} long options in doc/${prog}.md`);
+    for (const name of own) assert.ok(listed.has(name), `doc/${prog}.md names --${name}, which ${prog} --help does not list`);
+    const documented = new Set([...own, ...extendsPage[prog].flatMap((page) => [...longOptions(optionsSection(page))])]);
+    for (const name of listed) assert.ok(documented.has(name), `${prog} --help lists --${name}, which its manual page does not name`);
+  });
+}

@@ -48,14 +48,14 @@ const tcpFlags: FlagSpec[] = [
 const tcpArgs: ArgSpec[] = [
   { short: 't', long: 'timeout', key: 'timeout', help: 'give up connecting after timeout seconds (0: never)' },
   { short: 'l', long: 'local-name', key: 'localname', help: 'TCPLOCALHOST and the SMTP/LMTP greeting name' },
-  { short: 'T', long: 'connection-timeouts', key: 'attemptTimeouts', help: 'x+y: each address tried for x seconds, then again for y' },
-  { short: 'i', long: 'local-ip', key: 'localIp', help: 'connect from this local address' },
-  { short: 'p', long: 'local-port', key: 'localPort', help: 'connect from this local port' },
-  { long: 'starttls', key: 'starttls', help: `speak this protocol's STARTTLS first: ${STARTTLS_PROTOCOLS.join(', ')}` },
+  { short: 'T', long: 'connection-timeouts', key: 'attemptTimeouts', valueName: 'timeoutconn', help: 'x+y: each address tried for x seconds, then again for y' },
+  { short: 'i', long: 'local-ip', key: 'localIp', valueName: 'localip', help: 'connect from this local address' },
+  { short: 'p', long: 'local-port', key: 'localPort', valueName: 'localport', help: 'connect from this local port' },
+  { long: 'starttls', key: 'starttls', valueName: 'PROTO', help: `speak this protocol's STARTTLS first: ${STARTTLS_PROTOCOLS.join(', ')}` },
 ];
 
 // -v is s6-tcpclient's "verbose" flag here: the TLS side's level is --verbosity=N.
-const tlsArgs = sessionArgs.map((a) => (a.key === 'verbosity' ? { ...a, short: undefined } : a));
+const tlsArgs = sessionArgs.map((a) => (a.key === 'verbosity' ? { ...a, short: undefined, valueName: 'N' } : a));
 
 const table: OptionTable = {
   flags: [...sessionFlags, ...programFlags, ...tcpFlags],
