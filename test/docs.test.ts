@@ -87,3 +87,19 @@ for (const prog of Object.keys(extendsPage)) {
     for (const name of listed) assert.ok(documented.has(name), `${prog} --help lists --${name}, which its manual page does not name`);
   });
 }
+
+test('every relative link of the README, as npm shows it from the package, leads to a file the package holds', () => {
+  const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, encoding: 'utf8', env: process.env });
+  assert.equal(r.status, 0, r.stderr);
+  const packed = new Set((JSON.parse(r.stdout) as { files: { path: string }[] }[])[0].files.map((f) => f.path));
+  assert.ok(packed.has('README.md') && packed.has('LICENSE'), 'README.md and LICENSE are packed');
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  let checked = 0;
+  for (const m of readme.matchAll(/\]\(([^)\s]+)\)/g)) {
+    const target = m[1].split('#')[0];
+    if (/^[a-z]+:/.test(target) || target === '') continue;
+    assert.ok(packed.has(target.replace(/^\.\//, '')), `README links ${m[1]}, which npm pack leaves out`);
+    checked++;
+  }
+  assert.ok(checked >= 5, `${checked} links checked`);
+});
