@@ -103,3 +103,43 @@ test('every relative link of the README, as npm shows it from the package, leads
   }
   assert.ok(checked >= 5, `${checked} links checked`);
 });
+
+/** A man page as man shows it on an 80-column terminal. */
+function rendered(prog: string): string {
+  const r = spawnSync('man', ['-l', join(REPO, 'dist', 'man', `${prog}.1`)], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, MANPAGER: 'cat', PAGER: 'cat', MANWIDTH: '80', LANG: 'C.UTF-8' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+for (const prog of Object.keys(extendsPage)) {
+  test(`${prog}: its man page fits 80 columns, synopsis and examples included, and its list items are reflowed`, () => {
+    const lines = rendered(prog).split('\n');
+    for (const line of lines) assert.ok([...line].length <= 80, `${[...line].length} columns: ${line}`);
+    // The synopsis is all there, broken between option groups.
+    const page = lines.join('\n');
+    assert.match(page, new RegExp(`\\n {11}${prog} \\[ `));
+    // A roff text line that starts with a space breaks the paragraph there: outside
+    // the code blocks (.nf ... .fi) there is none, so each item is one paragraph.
+    let fill = true;
+    for (const line of readFileSync(join(REPO, 'dist', 'man', `${prog}.1`), 'utf8').split('\n')) {
+      if (line === '.nf') fill = false;
+      if (line === '.fi') fill = true;
+      if (fill) assert.doesNotMatch(line, /^\s/, `a line break kept in the text: ${JSON.stringify(line)}`);
+    }
+  });
+}
+
+test('s6-ucspitlsc: the items under an item of its man page are indented under it', () => {
+  const page = rendered('s6-ucspitlsc');
+  const indentOf = (text: string): number => {
+    const line = page.split('\n').find((l) => l.includes(text));
+    assert.ok(line, text);
+    return line.indexOf('•');
+  };
+  const outer = indentOf('It starts prog');
+  assert.ok(outer > 0);
+  for (const inner of ['SSLCTLFD:', 'SSLWRITEFD:', 'SSLREADFD:', 'y: ', 'Y: ']) assert.ok(indentOf(inner) > outer, `${inner} is indented under its item`);
+});
