@@ -31,7 +31,7 @@ export const sessionArgs: OptionTable['args'] = [
   // Beyond the original (see the README).
   { long: 'alpn', key: 'alpn', valueName: 'p1,p2', help: 'offer these ALPN protocols; the one agreed is reported as SSL_ALPN_PROTOCOL' },
   { long: 'pin', key: 'pin', repeatable: true, valueName: 'SHA256:hex', help: 'repeatable: the server\'s leaf certificate must hash to one of these, even with --no-verify-cert' },
-  { long: 'min-protocol', key: 'minProtocol', valueName: 'version', help: 'lowest TLS version accepted: TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3; default TLSv1' },
+  { long: 'min-protocol', key: 'minProtocol', valueName: 'version', help: 'lowest TLS version accepted: TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3; default TLSv1.2 (TLSv1 when --max-protocol is below TLSv1.2)' },
   { long: 'max-protocol', key: 'maxProtocol', valueName: 'version', help: 'highest TLS version offered, from the same list; default TLSv1.3' },
   { long: 'groups', key: 'groups', valueName: 'g1:g2', help: 'key exchange groups to offer, in order (OpenSSL names, e.g. X25519MLKEM768:X25519); the one agreed is reported as SSL_KEX_GROUP' },
 ];
@@ -101,7 +101,7 @@ export function unsignedOption(values: Record<string, string[]>, key: string, la
   const text = values[key]?.[0];
   if (text === undefined) return fallback;
   const n = parseUnsigned(text);
-  if (n === undefined) throw new UsageError(`${label} must be an unsigned integer`, true);
+  if (n === undefined) throw new UsageError(`${label} must be an unsigned integer`);
   return n;
 }
 
@@ -120,10 +120,10 @@ export function parseServerName(text: string): ServerName {
   if (isIP(unbracketed)) return { kind: 'ip', address: unbracketed };
   const name = undotted;
   if (name.length === 0 || name.length > 253 || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(name)) {
-    throw new UsageError(`invalid servername: ${JSON.stringify(text)}`, true);
+    throw new UsageError(`invalid servername: ${JSON.stringify(text)}`);
   }
   if (/(^|\.)([0-9]+|0x[0-9a-f]*)$/i.test(name)) {
-    throw new UsageError(`invalid servername: ${JSON.stringify(text)} (not a host name, and not an IP address in standard form)`, true);
+    throw new UsageError(`invalid servername: ${JSON.stringify(text)} (not a host name, and not an IP address in standard form)`);
   }
   return { kind: 'dns', name };
 }
@@ -134,7 +134,7 @@ function protocolOption(values: Record<string, string[]>, key: string, label: st
   const text = values[key]?.[0];
   if (text === undefined) return undefined;
   const version = PROTOCOLS.find((p) => p === text);
-  if (!version) throw new UsageError(`${label} must be one of ${PROTOCOLS.join(', ')}`, true);
+  if (!version) throw new UsageError(`${label} must be one of ${PROTOCOLS.join(', ')}`);
   return version;
 }
 
@@ -144,7 +144,7 @@ function alpnOption(values: Record<string, string[]>): string[] | undefined {
   const protocols = text.split(',');
   // RFC 7301: each name is 1 to 255 bytes.
   if (protocols.some((p) => p.length === 0 || Buffer.byteLength(p) > 255)) {
-    throw new UsageError('alpn must be a comma-separated list of protocol names', true);
+    throw new UsageError('alpn must be a comma-separated list of protocol names');
   }
   return protocols;
 }
@@ -155,7 +155,7 @@ function groupsOption(values: Record<string, string[]>): string[] | undefined {
   if (text === undefined) return undefined;
   const groups = text.split(':');
   if (groups.some((g) => !/^[A-Za-z0-9_?*/-]+$/.test(g))) {
-    throw new UsageError('groups must be a colon-separated list of group names (e.g. X25519MLKEM768:X25519)', true);
+    throw new UsageError('groups must be a colon-separated list of group names (e.g. X25519MLKEM768:X25519)');
   }
   return groups;
 }
@@ -165,7 +165,7 @@ function pinOption(values: Record<string, string[]>): string[] | undefined {
   if (!pins) return undefined;
   return pins.map((pin) => {
     const m = /^SHA256:([0-9a-fA-F]{64})$/.exec(pin);
-    if (!m) throw new UsageError(`invalid pin: ${JSON.stringify(pin)} (SHA256: and 64 hex digits)`, true);
+    if (!m) throw new UsageError(`invalid pin: ${JSON.stringify(pin)} (SHA256: and 64 hex digits)`);
     return m[1].toLowerCase();
   });
 }
@@ -176,7 +176,7 @@ export function sessionPolicyFrom(flags: Record<string, boolean>, values: Record
   const minVersion = protocolOption(values, 'minProtocol', 'min-protocol');
   const maxVersion = protocolOption(values, 'maxProtocol', 'max-protocol');
   if (minVersion && maxVersion && PROTOCOLS.indexOf(minVersion) > PROTOCOLS.indexOf(maxVersion)) {
-    throw new UsageError('min-protocol must not be above max-protocol', true);
+    throw new UsageError('min-protocol must not be above max-protocol');
   }
   return {
     alpnProtocols: alpnOption(values),
@@ -262,7 +262,7 @@ export function configFromArgv(argv: readonly string[], env: Environment, isRoot
   if (fdr === undefined || fdw === undefined) throw new UsageError('fdr and fdw must be unsigned integers');
   // The report must not land in the cleartext or the ciphertext stream.
   if (notif === 1 || notif === fdr || notif === fdw) {
-    throw new UsageError(`notification-fd ${notif} is stdout, fdr or fdw: the report would go into the data stream`, true);
+    throw new UsageError(`notification-fd ${notif} is stdout, fdr or fdw: the report would go into the data stream`);
   }
   return {
     ...engineConfigFrom(flags, values, env, isRoot),
@@ -277,6 +277,6 @@ export function configFromArgv(argv: readonly string[], env: Environment, isRoot
 export function progNetworkFds(values: Record<string, string[]>): { rfd: number; wfd: number } {
   const rfd = unsignedOption(values, 'rfd', 'rfd', 6);
   const wfd = unsignedOption(values, 'wfd', 'wfd', 7);
-  if (rfd < 3 || wfd < 3 || rfd === wfd) throw new UsageError('rfd and wfd must be 3 or more, and different', true);
+  if (rfd < 3 || wfd < 3 || rfd === wfd) throw new UsageError('rfd and wfd must be 3 or more, and different');
   return { rfd, wfd };
 }

@@ -3,7 +3,8 @@
 // second, all within the global timeout; then the variables s6-tcpclient
 // gives prog.
 
-import { lookup, lookupService, reverse } from 'dns/promises';
+import { lookup, lookupService, Resolver } from 'dns/promises';
+import { isIPv4 } from 'net';
 import { connect as netConnect, isIP, Socket } from 'net';
 import { EXIT_SYSTEM, FatalError, describeConnectError, describeResolverError } from './errors';
 
@@ -98,14 +99,32 @@ export interface TcpEnvironmentOptions {
   localName?: string;
 }
 
-/** The name of `ip`, or undefined when it has none. */
-async function nameOf(ip: string, hosts: boolean): Promise<string | undefined> {
+/**
+ * The name DNS keeps for `ip` (a PTR query): 1.0.0.127.in-addr.arpa, or an
+ * ip6.arpa name of 32 nibbles. Asked as a plain query, since Node's reverse()
+ * answers from /etc/hosts first, which only -h asks for.
+ */
+export function reverseName(ip: string): string {
+  if (isIPv4(ip)) return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
+  const v4mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (v4mapped) return reverseName(v4mapped[1]);
+  const [head, tail = ''] = ip.split('::');
+  const groups = (text: string): string[] => (text ? text.split(':') : []);
+  const left = groups(head);
+  const right = groups(tail);
+  const all = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  const nibbles = all.map((g) => g.padStart(4, '0')).join('').split('');
+  return `${nibbles.reverse().join('.')}.ip6.arpa`;
+}
+
+/** The name of `ip`, or undefined when it has none: DNS only, unless `hosts` (-h) lets the system resolver read /etc/hosts first. */
+export async function nameOf(ip: string, hosts: boolean, dns: Pick<Resolver, 'resolvePtr'> = new Resolver()): Promise<string | undefined> {
   try {
     if (hosts) {
       const { hostname } = await lookupService(ip, 0);
       return hostname && hostname !== ip ? hostname : undefined;
     }
-    return (await reverse(ip))[0];
+    return (await dns.resolvePtr(reverseName(ip)))[0];
   } catch {
     return undefined;
   }

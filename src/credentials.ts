@@ -112,17 +112,34 @@ function hashedFiles(dir: string): { names: { name: string; hash: string }[]; le
   } catch (err) {
     throw new FatalError(EXIT_SYSTEM, `unable to read trust anchors in ${dir}: ${describeSystemError(err)}`);
   }
+  return reachableHashedNames(entries);
+}
+
+/**
+ * Of a directory's entries, the names the CADIR rule takes, in sorted order:
+ * hhhhhhhh.N is taken only if hhhhhhhh.0 to hhhhhhhh.(N-1) are all there,
+ * since OpenSSL stops at the first gap. Each hash's unbroken run from .0 is
+ * measured once, so the cost grows with the number of files, not with its
+ * square (16000 files of one hash are a real directory's worth of mistakes).
+ */
+export function reachableHashedNames(entries: readonly string[]): { names: { name: string; hash: string }[]; leftOut: boolean } {
   const present = new Set(entries);
+  /** per hash, how many files from .0 on follow each other without a gap */
+  const runs = new Map<string, number>();
+  const runLength = (hash: string): number => {
+    let run = runs.get(hash);
+    if (run === undefined) {
+      for (run = 0; present.has(`${hash}.${run}`); run++);
+      runs.set(hash, run);
+    }
+    return run;
+  };
   const names: { name: string; hash: string }[] = [];
   let hashLike = 0;
-  for (const name of entries.sort()) {
+  for (const name of [...entries].sort()) {
     if (HASH_LIKE_NAME.test(name)) hashLike++;
     const m = HASHED_NAME.exec(name);
-    if (!m) continue;
-    // Taken only if every lower number of the same hash is there: OpenSSL stops at the first gap.
-    let reachable = true;
-    for (let k = Number(m[2]) - 1; k >= 0 && reachable; k--) reachable = present.has(`${m[1]}.${k}`);
-    if (reachable) names.push({ name, hash: m[1] });
+    if (m && Number(m[2]) < runLength(m[1])) names.push({ name, hash: m[1] });
   }
   return { names, leftOut: hashLike !== names.length };
 }

@@ -21,8 +21,9 @@ export class FatalError extends Error {
 }
 
 /**
- * Wrong usage (exit 100). Structural errors print the usage line, as skarnet's
- * dieusage() does; a bad value or a missing variable prints a fatal line.
+ * Wrong usage (exit 100). A wrong option, value or operand prints the usage
+ * line, naming it first (SPEC section 8); an environment variable missing or
+ * wrong prints a fatal line, as SPEC section 7's example does.
  */
 export class UsageError extends FatalError {
   /** true: print as a fatal line; false: print the program's usage line */

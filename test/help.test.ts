@@ -9,6 +9,7 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import { HANG_GUARD_MS, REPO } from './helpers/harness';
 import { helpText, ProgramDoc } from '../src/help';
+import { contextSettings } from '../src/tls-settings';
 
 const bins = Object.keys(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).bin as Record<string, string>);
 
@@ -97,4 +98,31 @@ test('the help page comes from the option table: an option added there appears w
   assert.match(page, /\nOperands:\n {2}x +the operand\n/);
   assert.match(page, /\nEnvironment:\n {2}DEMO +a variable\n/);
   assert.match(page, /\nExit codes:\n {2}0 +fine\n/);
+});
+
+for (const prog of bins) {
+  test(`${prog} --help: each value the synopsis names is named the same way in the option list`, () => {
+    const page = run(prog, ['--help']).stdout;
+    const synopsis = page.split('\n')[0].slice('usage: '.length);
+    const options = page.slice(page.indexOf('\nOptions:\n'), page.indexOf('\nEnvironment:\n'));
+    // "-K kimeout" and "--verbosity=N" in the synopsis; the help row must write them alike.
+    const written = [...synopsis.matchAll(/\[ (-[A-Za-z0-9] [a-z]\w*|--[a-z-]+=\S+) \]/g)].map((m) => m[1]);
+    assert.ok(written.length >= 2, `${written.length} options with a value in the synopsis`);
+    for (const form of written) {
+      assert.match(options, new RegExp(`\\n +(.*, )?${form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(,| {2}|\\n)`), `${form} in the option list`);
+    }
+    // And every value name the option list gives an option of the synopsis is the synopsis's.
+    for (const m of options.matchAll(/\n {2}-([A-Za-z0-9]) (\S+?)[, \n]/g)) {
+      const inSynopsis = new RegExp(`\\[ -${m[1]} (\\S+) \\]`).exec(synopsis);
+      if (inSynopsis) assert.equal(m[2], inSynopsis[1], `-${m[1]}`);
+    }
+  });
+}
+
+test('--help says the default --min-protocol the programs apply', () => {
+  const page = run('s6-tlsc-io', ['--help']).stdout.replace(/\n +/g, ' ');
+  const applied = contextSettings({}).minVersion;
+  assert.equal(applied, 'TLSv1.2');
+  assert.match(page, new RegExp(`--min-protocol=version .*?; default ${applied.replace('.', '\\.')}[ (;\\n]`));
+  assert.doesNotMatch(page, /default TLSv1(?!\.\d)/);
 });

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'child_process';
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync } from 'fs';
 import { join, relative } from 'path';
 import { Pki, Cert } from './helpers/pki';
 import { REPO } from './helpers/harness';
@@ -110,5 +110,22 @@ test('through the symlinks npm install -g, npm link and npx put on PATH; and as 
     const direct = await run([process.execPath, join(REPO, 'bin', name), '--help'], { PATH: process.env.PATH ?? '' });
     assert.equal(direct.code, 0, `node bin/${name}: ${direct.stderr}`);
     assert.equal(direct.stdout, r.stdout);
+  }
+});
+
+test('a copy of a launcher away from its package: one fatal line naming what is missing, 111, no stack trace', async () => {
+  const dir = pki.path('copied-bin');
+  mkdirSync(dir);
+  for (const name of Object.keys(pkg.bin)) {
+    const copy = join(dir, name);
+    copyFileSync(join(REPO, 'bin', name), copy);
+    chmodSync(copy, 0o755);
+    const r = await run([copy, '--help'], { PATH: process.env.PATH ?? '' });
+    assert.equal(r.code, 111, `${name}: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+    assert.equal(
+      r.stderr,
+      `${name}: fatal: unable to find the program's files (dist/src/bin) next to ${realpathSync(copy)}: run it from its package, or through a symlink to it (npm link makes one)\n`,
+    );
   }
 });

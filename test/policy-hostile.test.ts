@@ -155,7 +155,7 @@ test('-k with an IP literal in any written form: matched as an address, never SN
     for (const k of ['127.1', '0x7f.0.0.1', '2130706433', '127.000.000.001']) {
       const u = await runWithSocket(server.port, ['-k', k, '6', '7'], { env: { CAFILE: root.certPath } });
       assert.equal(u.code, 100, k);
-      assert.match(u.stderr, /^s6-tlsc-io: fatal: invalid servername: .* \(not a host name, and not an IP address in standard form\)\n$/, k);
+      assert.match(u.stderr, /^s6-tlsc-io: usage: invalid servername: .* \(not a host name, and not an IP address in standard form\): s6-tlsc-io \[ .*\n$/, k);
     }
   } finally {
     await server.close();

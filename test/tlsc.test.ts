@@ -134,6 +134,8 @@ test('s6-tlsc usage: no prog, bad -6/-7 -> 100; a prog that cannot be run -> 111
   for (const args of [[], ['-6', '2', 'true'], ['-6', '7', '-7', '7', 'true']]) {
     const r = await runCommand(TLSC, args, { CAFILE: root.certPath });
     assert.equal(r.code, 100, args.join(' '));
+    // A missing prog or a bad descriptor number: the usage line, naming it.
+    assert.match(r.stderr, /^s6-tlsc: usage: (missing prog|rfd and wfd must be 3 or more, and different): s6-tlsc \[ /, args.join(' '));
   }
   const server = await startTlsServer({ leaf }, echo);
   try {

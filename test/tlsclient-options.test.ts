@@ -129,11 +129,11 @@ test('-t timeout (seconds) and -T x+y: accepted when well-formed, usage errors (
     assert.equal(ok.code, 0, `${options.join(' ')}: ${ok.stderr}`);
   }
   for (const [options, message] of [
-    [['-t', 'x'], /timeout must be an unsigned integer/],
-    [['-T', '1+'], /connection-timeouts must be x\+y/],
-    [['-T', '+1'], /connection-timeouts must be x\+y/],
-    [['-i', 'nowhere'], /local-ip must be an IP address/],
-    [['-p', '70000'], /local-port must be a port number/],
+    [['-t', 'x'], /^s6-tlsclient: usage: timeout must be an unsigned integer: s6-tlsclient \[ /],
+    [['-T', '1+'], /^s6-tlsclient: usage: connection-timeouts must be x\+y: s6-tlsclient \[ /],
+    [['-T', '+1'], /^s6-tlsclient: usage: connection-timeouts must be x\+y: s6-tlsclient \[ /],
+    [['-i', 'nowhere'], /^s6-tlsclient: usage: local-ip must be an IP address: s6-tlsclient \[ /],
+    [['-p', '70000'], /^s6-tlsclient: usage: local-port must be a port number: s6-tlsclient \[ /],
   ] as const) {
     const bad = await run([...options]);
     assert.equal(bad.code, 100, options.join(' '));

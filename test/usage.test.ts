@@ -50,17 +50,27 @@ for (const [label, args, culprit] of usageCases) {
   });
 }
 
-const badNumbers: [string, string[], string][] = [
+// A bad value is a usage error too: the option named first, then the synopsis
+// (SPEC section 8). Only what the environment lacks or holds wrong is a fatal line.
+const badValues: [string, string[], string][] = [
   ['-v', ['-v', 'x', '6', '7'], 'verbosity must be an unsigned integer'],
   ['--verbosity', ['--verbosity=-1', '6', '7'], 'verbosity must be an unsigned integer'],
   ['-K', ['-K1s', '6', '7'], 'kimeout must be an unsigned integer'],
   ['-d', ['-d', '3x', '6', '7'], 'notification-fd must be an unsigned integer'],
+  ['-d on fdw', ['-d', '7', '6', '7'], 'notification-fd 7 is stdout, fdr or fdw: the report would go into the data stream'],
+  ['-k', ['-k', 'bad name', '6', '7'], 'invalid servername: "bad name"'],
+  ['--min-protocol', ['--min-protocol=TLSv1.4', '6', '7'], 'min-protocol must be one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3'],
+  ['--max-protocol', ['--max-protocol=tls1.3', '6', '7'], 'max-protocol must be one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3'],
+  ['--min-protocol above --max-protocol', ['--min-protocol=TLSv1.3', '--max-protocol=TLSv1.2', '6', '7'], 'min-protocol must not be above max-protocol'],
+  ['--alpn', ['--alpn=h2,,http/1.1', '6', '7'], 'alpn must be a comma-separated list of protocol names'],
+  ['--groups', ['--groups=X25519,P-256', '6', '7'], 'groups must be a colon-separated list of group names (e.g. X25519MLKEM768:X25519)'],
+  ['--pin', ['--pin=SHA256:abc', '6', '7'], 'invalid pin: "SHA256:abc" (SHA256: and 64 hex digits)'],
 ];
-for (const [label, args, message] of badNumbers) {
-  test(`bad number for ${label} -> 100 naming it`, async () => {
+for (const [label, args, culprit] of badValues) {
+  test(`bad value for ${label} -> 100, a usage line naming it`, async () => {
     const r = await run(args);
     assert.equal(r.code, 100);
-    assert.equal(r.stderr, `s6-tlsc-io: fatal: ${message}\n`);
+    assert.equal(r.stderr, `s6-tlsc-io: usage: ${culprit}: ${SYNOPSIS}\n`);
   });
 }
 

@@ -48,14 +48,14 @@ const tcpFlags: FlagSpec[] = [
 const tcpArgs: ArgSpec[] = [
   { short: 't', long: 'timeout', key: 'timeout', help: 'give up connecting after timeout seconds (0: never)' },
   { short: 'l', long: 'local-name', key: 'localname', help: 'TCPLOCALHOST and the SMTP/LMTP greeting name' },
-  { short: 'T', long: 'connection-timeouts', key: 'attemptTimeouts', help: 'x+y: each address tried for x seconds, then again for y' },
-  { short: 'i', long: 'local-ip', key: 'localIp', help: 'connect from this local address' },
-  { short: 'p', long: 'local-port', key: 'localPort', help: 'connect from this local port' },
-  { long: 'starttls', key: 'starttls', help: `speak this protocol's STARTTLS first: ${STARTTLS_PROTOCOLS.join(', ')}` },
+  { short: 'T', long: 'connection-timeouts', key: 'attemptTimeouts', valueName: 'timeoutconn', help: 'x+y: each address tried for x seconds, then again for y' },
+  { short: 'i', long: 'local-ip', key: 'localIp', valueName: 'localip', help: 'connect from this local address' },
+  { short: 'p', long: 'local-port', key: 'localPort', valueName: 'localport', help: 'connect from this local port' },
+  { long: 'starttls', key: 'starttls', valueName: 'PROTO', help: `speak this protocol's STARTTLS first: ${STARTTLS_PROTOCOLS.join(', ')}` },
 ];
 
 // -v is s6-tcpclient's "verbose" flag here: the TLS side's level is --verbosity=N.
-const tlsArgs = sessionArgs.map((a) => (a.key === 'verbosity' ? { ...a, short: undefined } : a));
+const tlsArgs = sessionArgs.map((a) => (a.key === 'verbosity' ? { ...a, short: undefined, valueName: 'N' } : a));
 
 const table: OptionTable = {
   flags: [...sessionFlags, ...programFlags, ...tcpFlags],
@@ -90,7 +90,7 @@ function attemptTimeouts(text: string | undefined): [number, number] | undefined
   const m = /^([0-9]+)(?:\+([0-9]+))?$/.exec(text);
   const x = m && parseUnsigned(m[1]);
   const y = m && (m[2] === undefined ? 0 : parseUnsigned(m[2]));
-  if (x == null || y == null) throw new UsageError('connection-timeouts must be x+y', true);
+  if (x == null || y == null) throw new UsageError('connection-timeouts must be x+y');
   return [x * 1000, y * 1000];
 }
 
@@ -102,13 +102,13 @@ async function main(): Promise<number> {
   if (operands.length < 2) throw new UsageError('missing host or port');
   const [host, portText, ...prog] = operands;
   const port = parseUnsigned(portText);
-  if (port === undefined || port === 0 || port > 65535) throw new UsageError(`invalid port: ${portText}`, true);
+  if (port === undefined || port === 0 || port > 65535) throw new UsageError(`invalid port: ${portText}`);
   // -t is in seconds, as in s6-tcpclient.
   const timeoutMs = unsignedOption(values, 'timeout', 'timeout', 0) * 1000;
   const localIp = values.localIp?.[0];
-  if (localIp !== undefined && !isIP(localIp)) throw new UsageError('local-ip must be an IP address', true);
+  if (localIp !== undefined && !isIP(localIp)) throw new UsageError('local-ip must be an IP address');
   const localPort = unsignedOption(values, 'localPort', 'local-port', 0);
-  if (localPort > 65535) throw new UsageError('local-port must be a port number', true);
+  if (localPort > 65535) throw new UsageError('local-port must be a port number');
   const starttls = values.starttls ? starttlsProtocol(values.starttls[0]) : undefined;
   if (!values.verbosity) values.verbosity = [String(tcpVerbosity(argv))];
   const config = engineConfigFrom(flags, values, process.env, isRoot());
