@@ -1,4 +1,4 @@
-// npm run bench [-- --quick]
+// npm run bench [-- --quick | --upload] [-- --update-committed]
 //
 // s6-tlsc-io against its peers, in one run, the contenders alternating
 // round by round so that the machine's drift cancels: socat's OPENSSL:
@@ -9,12 +9,18 @@
 // the client's own CPU time per GiB each way (with the server's beside it,
 // to show the server is not the bottleneck), and memory per tunnel as PSS
 // and private pages read from /proc while 1 and 200 tunnels are connected.
-// Writes the tables to stdout and bench/results.md, and a bar chart of the
-// ratios to bench/results.svg.
+// The upload is measured twice: fed through a pipe, and with stdin a
+// regular file (a different read path in every client).
+// Writes the tables to stdout and to bench/out/results.md, with a bar chart
+// of the ratios in bench/out/results.svg (not tracked); the committed
+// bench/results.md and results.svg are rewritten only with
+// --update-committed (or BENCH_UPDATE_COMMITTED=1).
+// --upload: the upload cases alone (ours, ours on the second Node, socat;
+// pipe and regular file), a table on stdout, no files written.
 
 import { randomBytes } from 'crypto';
 import { spawn, spawnSync, ChildProcess } from 'child_process';
-import { writeFileSync } from 'fs';
+import { mkdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import {
   BIN, REPO, Command, HeldTunnel, Machine, Memory, Pki, RunResult, Servers,
@@ -23,11 +29,17 @@ import {
 import { renderChart, Bar } from './chart';
 
 const quick = process.argv.includes('--quick');
+const uploadOnly = process.argv.includes('--upload');
+const updateCommitted = process.argv.includes('--update-committed') || process.env.BENCH_UPDATE_COMMITTED === '1';
+/** Who is also measured uploading from a regular file. */
+const FILE_UPLOADERS = ['ours', 'ours26', 'socat'];
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
 const plan = quick
   ? { shortRounds: 21, usageRounds: 3, bulkRounds: 3, bulkBytes: 256 * MiB, tunnels: 200, concurrencyKeys: ['ours'] }
+  : uploadOnly
+  ? { shortRounds: 0, usageRounds: 0, bulkRounds: 5, bulkBytes: 256 * MiB, tunnels: 0, concurrencyKeys: [] as string[] }
   : { shortRounds: 61, usageRounds: 9, bulkRounds: 7, bulkBytes: 256 * MiB, tunnels: 200, concurrencyKeys: ['ours', 'ours26', 'socat'] };
 
 const REQUEST = Buffer.from('GET / s6-tlsc-io\n'.slice(0, 16));
@@ -143,6 +155,9 @@ interface Figures {
   downServerCpu: Series;
   upRss: Series;
   downRss: Series;
+  /** upload with stdin a regular file: MiB/s and client CPU seconds per GiB */
+  upFile: Series;
+  upFileCpu: Series;
   one: Record<string, Memory>;
   many: Record<string, TunnelsMemory>;
 }
@@ -180,16 +195,21 @@ function zeroSource(bytes: number): ChildProcess {
 }
 
 async function bulkPhase(all: Contender[], servers: Servers, workDir: string, f: Figures): Promise<void> {
-  const list = all.filter((c) => c.modes.includes('up'));
+  const list = all.filter((c) => c.modes.includes('up') && (!uploadOnly || FILE_UPLOADERS.includes(c.key)));
   const n = plan.bulkBytes;
-  log(`bulk: ${plan.bulkRounds} round(s) of ${list.length} contenders x upload+download of ${n / MiB} MiB`);
+  log(`bulk: ${plan.bulkRounds} round(s) of ${list.length} contenders x ${uploadOnly ? 'upload' : 'upload+download'} of ${n / MiB} MiB` +
+    `, and upload from a regular file for ${FILE_UPLOADERS.filter((k) => list.some((c) => c.key === k)).join(', ')}`);
+  // The same zeros as the pipe carries, in a file of the work directory.
+  const zeroFile = join(workDir, 'upload.bin');
+  writeFileSync(zeroFile, Buffer.alloc(0));
+  for (let done = 0; done < n; done += 16 * MiB) writeFileSync(zeroFile, Buffer.alloc(Math.min(16 * MiB, n - done)), { flag: 'a' });
   // One transfer, with the CPU the server's forked child spent on it.
-  const transfer = async (c: Contender, dir: 'up' | 'down'): Promise<{ r: RunResult; serverCpu: number }> => {
-    const kind = dir === 'up' ? 'sink' : 'source';
+  const transfer = async (c: Contender, dir: 'up' | 'down' | 'upFile'): Promise<{ r: RunResult; serverCpu: number }> => {
+    const kind = dir === 'down' ? 'source' : 'sink';
     const before = await reapedChildrenCpu(servers.pid[kind]);
     const r = await runOnce({
-      cmd: c.command(dir, servers.port[kind]),
-      stdin: dir === 'up' ? { from: zeroSource(n) } : { bytes: Buffer.alloc(0) },
+      cmd: c.command(dir === 'down' ? 'down' : 'up', servers.port[kind]),
+      stdin: dir === 'up' ? { from: zeroSource(n) } : dir === 'upFile' ? { file: zeroFile } : { bytes: Buffer.alloc(0) },
       stdout: 'count',
       usage: true,
       timeoutMs: 300_000,
@@ -209,11 +229,24 @@ async function bulkPhase(all: Contender[], servers: Servers, workDir: string, f:
     for (const c of rotated(list, round)) {
       const up = await transfer(c, 'up');
       check(up.r.code === 0 && !!up.r.usage, c.label, 'upload failed', up.r);
+      let fileNote = '';
+      if (FILE_UPLOADERS.includes(c.key)) {
+        const { r } = await transfer(c, 'upFile');
+        check(r.code === 0 && !!r.usage, c.label, 'upload from a regular file failed', r);
+        const cpu = ((r.usage!.user + r.usage!.sys) * GiB) / n;
+        push(f.upFile, c.key, n / MiB / (r.usage!.wallMs / 1000));
+        push(f.upFileCpu, c.key, cpu);
+        fileNote = `, up from a file ${cpu.toFixed(2)} CPU s/GiB`;
+      }
+      if (uploadOnly) {
+        log(`  ${c.label}: up ${record(c, 'up', up).toFixed(0)} MiB/s ${(((up.r.usage!.user + up.r.usage!.sys) * GiB) / n).toFixed(2)} CPU s/GiB${fileNote}`);
+        continue;
+      }
       const down = await transfer(c, 'down');
       check(down.r.code === 0 && !!down.r.usage && down.r.outBytes === n, c.label, `download failed or short (${down.r.outBytes} of ${n} bytes)`, down.r);
       const rates = [record(c, 'up', up), record(c, 'down', down)];
       const cpu = [up, down].map(({ r }) => (((r.usage!.user + r.usage!.sys) * GiB) / n).toFixed(2));
-      log(`  ${c.label}: up ${rates[0].toFixed(0)} MiB/s ${cpu[0]} CPU s/GiB, down ${rates[1].toFixed(0)} MiB/s ${cpu[1]} CPU s/GiB`);
+      log(`  ${c.label}: up ${rates[0].toFixed(0)} MiB/s ${cpu[0]} CPU s/GiB${fileNote}, down ${rates[1].toFixed(0)} MiB/s ${cpu[1]} CPU s/GiB`);
     }
   }
 }
@@ -279,6 +312,24 @@ interface Target {
   chartLabel: string;
 }
 
+/** Upload CPU from a pipe and from a regular file, each against socat's the same way. */
+function uploadSourcesTable(all: Contender[], f: Figures): string[] {
+  const med = (rec: Series, key: string): number => median(rec[key] ?? []);
+  const L: string[] = [];
+  L.push(`## Upload from a pipe and from a regular file, ${plan.bulkBytes / MiB} MiB (median of ${f.upFileCpu.ours?.length ?? 0})`);
+  L.push('');
+  L.push('Client CPU (user + system, wait4) per GiB with stdin a pipe fed by `head -c` from /dev/zero, and with stdin a regular file of the same zeros (in the page cache).');
+  L.push('');
+  L.push('| program | CPU s/GiB, pipe | vs socat | CPU s/GiB, file | vs socat | MiB/s pipe / file |');
+  L.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const c of all.filter((x) => FILE_UPLOADERS.includes(x.key) && f.upFileCpu[x.key])) {
+    const k = c.key;
+    L.push(`| ${c.label} | ${fx(med(f.upCpu, k), 2)} | ${fx(med(f.upCpu, k) / med(f.upCpu, 'socat'), 2)}x | ${fx(med(f.upFileCpu, k), 2)} | ${fx(med(f.upFileCpu, k) / med(f.upFileCpu, 'socat'), 2)}x | ${fx(med(f.up, k), 0)} / ${fx(med(f.upFile, k), 0)} |`);
+  }
+  L.push('');
+  return L;
+}
+
 function report(m: Machine, all: Contender[], f: Figures, seconds: number): { text: string; bars: Bar[] } {
   const med = (rec: Series, key: string): number => median(rec[key] ?? []);
   const has = (key: string): boolean => all.some((c) => c.key === key);
@@ -311,6 +362,15 @@ function report(m: Machine, all: Contender[], f: Figures, seconds: number): { te
       });
     }
   }
+  for (const key of oursKeys) {
+    const ratio = med(f.upFileCpu, key) / med(f.upFileCpu, 'socat');
+    targets.push({
+      name: `${label(key)}: CPU per GiB upload from a regular file <= 1.3x socat's`,
+      figure: `${fx(med(f.upFileCpu, key), 2)} vs ${fx(med(f.upFileCpu, 'socat'), 2)} s/GiB = ${fx(ratio, 2)}x`,
+      limit: '<= 1.30x', pass: ratio <= 1.3, ratio, goal: 1.3, higherIsBetter: false,
+      chartLabel: `CPU/GiB upload from a file, ${label(key).replace('s6-tlsc-io, ', '')}`,
+    });
+  }
   const upRatio = med(f.up, 'ours') / med(f.up, 'socat');
   const downRatio = med(f.down, 'ours') / med(f.down, 'socat');
   targets.push({ name: 'bulk upload >= 1.1x socat (MiB/s)', figure: `${fx(med(f.up, 'ours'), 0)} vs ${fx(med(f.up, 'socat'), 0)} MiB/s = ${fx(upRatio, 2)}x`, limit: '>= 1.10x', pass: upRatio >= 1.1, ratio: upRatio, goal: 1.1, higherIsBetter: true, chartLabel: 'upload MiB/s vs socat' });
@@ -330,7 +390,7 @@ function report(m: Machine, all: Contender[], f: Figures, seconds: number): { te
     targets.push({ name: `${label(key)}: ${many.count} concurrent tunnels, 1 MiB each way, all intact`, figure: `${many.intact}/${many.count} in ${fx(many.seconds, 2)} s`, limit: 'all', pass: many.intact === many.count, ratio: many.intact / many.count, goal: 1, higherIsBetter: true, chartLabel: `${many.count} tunnels intact, ${label(key).replace('s6-tlsc-io, ', '')}` });
   }
 
-  L.push('## Targets (issues 3 and 11)');
+  L.push('## Targets (issues 3, 11 and 15)');
   L.push('');
   L.push('| target | figure | limit | result |');
   L.push('| --- | --- | --- | --- |');
@@ -348,6 +408,7 @@ function report(m: Machine, all: Contender[], f: Figures, seconds: number): { te
     L.push(`| ${c.label} | ${fx(med(f.up, k), 0)} | ${fx(med(f.upCpu, k), 2)} | ${fx(med(f.upCpu, k) / med(f.upCpu, 'socat'), 2)}x | ${fx(med(f.down, k), 0)} | ${fx(med(f.downCpu, k), 2)} | ${fx(med(f.downCpu, k) / med(f.downCpu, 'socat'), 2)}x | ${fx(med(f.upServerCpu, k), 2)} / ${fx(med(f.downServerCpu, k), 2)} | ${fx(mb(med(f.upRss, k)))} / ${fx(mb(med(f.downRss, k)))} |`);
   }
   L.push('');
+  L.push(...uploadSourcesTable(all, f));
   // What the bytes cost once the process runs: the short connection's CPU
   // (start-up, handshake) taken out of the bulk figure.
   L.push(`Per byte alone (bulk CPU minus one short connection's CPU, per GiB), up / down: ${all
@@ -397,7 +458,7 @@ function report(m: Machine, all: Contender[], f: Figures, seconds: number): { te
   L.push('| --- | ---: | ---: |');
   for (const [key, c] of Object.entries(f.many)) L.push(`| ${label(key)} | ${fx(c.seconds, 2)} | ${c.intact}/${c.count} |`);
   L.push('');
-  L.push('Throughput is bytes over the client\'s wall time from its start to its exit (handshake included); peak RSS is the process\'s maximum resident set (wait4 ru_maxrss) in MiB. socat clients run with their defaults (8 KiB buffer), with `-u` for one-way transfers. The upload is fed by `head -c` from /dev/zero through a pipe; the download is read from a pipe by the benchmark.');
+  L.push('Throughput is bytes over the client\'s wall time from its start to its exit (handshake included); peak RSS is the process\'s maximum resident set (wait4 ru_maxrss) in MiB. socat clients run with their defaults (8 KiB buffer), with `-u` for one-way transfers. The upload is fed by `head -c` from /dev/zero through a pipe (and, in its own table, read from a regular file); the download is read from a pipe by the benchmark.');
   L.push('');
 
   const bars: Bar[] = targets.map((t) => ({ label: t.chartLabel, value: t.ratio, goal: t.goal, higherIsBetter: t.higherIsBetter, pass: t.pass }));
@@ -424,21 +485,30 @@ async function main(): Promise<void> {
     pki.cleanup();
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
-  const f: Figures = { short: {}, shortCpu: {}, shortRss: {}, up: {}, down: {}, upCpu: {}, downCpu: {}, upServerCpu: {}, downServerCpu: {}, upRss: {}, downRss: {}, one: {}, many: {} };
+  const f: Figures = { short: {}, shortCpu: {}, shortRss: {}, up: {}, down: {}, upCpu: {}, downCpu: {}, upServerCpu: {}, downServerCpu: {}, upRss: {}, downRss: {}, upFile: {}, upFileCpu: {}, one: {}, many: {} };
   const all = contenders(pki, pki.dir);
   if (!all.some((c) => c.key === 'ours26')) log(`no second Node (scripts/node26.sh found none; set NODE26): ours runs on ${process.version} only`);
   try {
-    await shortPhase(all, servers.port.short, pki.dir, f);
+    if (!uploadOnly) await shortPhase(all, servers.port.short, pki.dir, f);
     await bulkPhase(all, servers, pki.dir, f);
-    await memoryPhase(all, servers.port.echo, pki.dir, f);
+    if (!uploadOnly) await memoryPhase(all, servers.port.echo, pki.dir, f);
   } finally {
     await cleanup();
   }
+  if (uploadOnly) {
+    process.stdout.write(uploadSourcesTable(all, f).join('\n') + '\n');
+    return;
+  }
   const { text, bars } = report(m, all, f, (Date.now() - t0) / 1000);
   process.stdout.write(text + '\n');
-  writeFileSync(join(REPO, 'bench', 'results.md'), text + '\n\n![ratios to the targets](results.svg)\n');
-  writeFileSync(join(REPO, 'bench', 'results.svg'), renderChart(bars, `s6-tlsc-io vs targets${quick ? ' (--quick)' : ''}, Node ${m.node}${m.node26 ? ` and ${m.node26.split(' ')[0]}` : ''}`));
-  log(`wrote bench/results.md and bench/results.svg in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  // The committed figures change only when asked: a run on another machine
+  // (or a loaded one) must not replace them by accident.
+  const outDir = updateCommitted ? join(REPO, 'bench') : join(REPO, 'bench', 'out');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'results.md'), text + '\n\n![ratios to the targets](results.svg)\n');
+  writeFileSync(join(outDir, 'results.svg'), renderChart(bars, `s6-tlsc-io vs targets${quick ? ' (--quick)' : ''}, Node ${m.node}${m.node26 ? ` and ${m.node26.split(' ')[0]}` : ''}`));
+  const shown = updateCommitted ? 'bench' : 'bench/out';
+  log(`wrote ${shown}/results.md and ${shown}/results.svg in ${((Date.now() - t0) / 1000).toFixed(0)} s${updateCommitted ? '' : ' (--update-committed writes bench/results.md and results.svg)'}`);
 }
 
 main().catch((err: unknown) => {

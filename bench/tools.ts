@@ -4,7 +4,7 @@
 // /proc while they run.
 
 import { execFileSync, spawn, spawnSync, ChildProcess, StdioOptions } from 'child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'fs';
 import { connect, Socket } from 'net';
 import { cpus, tmpdir } from 'os';
 import { dirname, join } from 'path';
@@ -209,8 +209,8 @@ export interface Command {
 
 export interface RunSpec {
   cmd: Command;
-  /** standard input: bytes to write then close, or a readable stream's fd */
-  stdin: { bytes: Buffer } | { from: ChildProcess };
+  /** standard input: bytes to write then close, a readable stream's fd, or a regular file opened for reading */
+  stdin: { bytes: Buffer } | { from: ChildProcess } | { file: string };
   /** standard output: collected, or only counted */
   stdout: 'collect' | 'count';
   /** run under the rusage wrapper: CPU time, peak RSS and the child's own wall time */
@@ -298,17 +298,18 @@ interface Started {
  * programs that get a socket). The parent's copy of the socket is closed in
  * the spawn tick, so the parent never touches the connection.
  */
-async function start(cmd: Command, stdin: ChildProcess | undefined, usage: boolean, workDir: string): Promise<Started> {
+async function start(cmd: Command, stdin: ChildProcess | number | undefined, usage: boolean, workDir: string): Promise<Started> {
   const started = process.hrtime.bigint();
   const socket = cmd.socketPort !== undefined ? await connectTo(cmd.socketPort) : undefined;
-  const stdio: StdioOptions = [stdin ? stdin.stdout! : 'pipe', 'pipe', 'pipe'];
+  const stdio: StdioOptions = [stdin === undefined ? 'pipe' : typeof stdin === 'number' ? stdin : stdin.stdout!, 'pipe', 'pipe'];
   if (socket) stdio.push('ignore', 'ignore', 'ignore', socket, socket);
   let argv = cmd.argv;
   let readUsage: (() => Usage | undefined) | undefined;
   if (usage) ({ argv, read: readUsage } = wrapForUsage(argv, workDir));
   const child = spawn(argv[0], argv.slice(1), { stdio, env: cmd.env ?? { PATH: process.env.PATH } });
   socket?.destroy();
-  stdin?.stdout?.destroy();
+  if (typeof stdin === 'number') closeSync(stdin);
+  else stdin?.stdout?.destroy();
   child.stdin?.on('error', () => undefined);
   return { child, started, readUsage };
 }
@@ -354,7 +355,8 @@ function collect(child: ChildProcess, keep: boolean): { out: () => Buffer; bytes
 
 /** Runs one command to its exit. */
 export async function runOnce(spec: RunSpec, workDir: string): Promise<RunResult> {
-  const { child, started, readUsage } = await start(spec.cmd, 'from' in spec.stdin ? spec.stdin.from : undefined, !!spec.usage, workDir);
+  const stdin = 'from' in spec.stdin ? spec.stdin.from : 'file' in spec.stdin ? openSync(spec.stdin.file, 'r') : undefined;
+  const { child, started, readUsage } = await start(spec.cmd, stdin, !!spec.usage, workDir);
   const io = collect(child, spec.stdout === 'collect');
   if ('bytes' in spec.stdin) child.stdin?.end(spec.stdin.bytes);
   const code = await finished(child, spec.timeoutMs ?? 120_000);

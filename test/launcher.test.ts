@@ -70,7 +70,7 @@ function sections(stdout: string): { nodeArgs: string; nodeEnv: string[]; progEn
 }
 
 for (const how of ['BusyBox sh, BusyBox applets only on PATH', 'the #! line']) {
-  test(`started by ${how}: Node runs with --use-openssl-ca, MALLOC_ARENA_MAX=1, no NODE_EXTRA_CA_CERTS; prog sees the caller's`, async () => {
+  test(`started by ${how}: Node runs with --use-openssl-ca, MALLOC_ARENA_MAX=1, the malloc trim settings, no NODE_EXTRA_CA_CERTS; prog sees the caller's`, async () => {
     const launcher = join(REPO, 'bin', 's6-tlsclient');
     const argv = how.startsWith('BusyBox') ? [join(busyboxPath, 'sh'), launcher] : [launcher];
     const path = how.startsWith('BusyBox') ? busyboxPath : process.env.PATH ?? '/usr/bin:/bin';
@@ -83,17 +83,24 @@ for (const how of ['BusyBox sh, BusyBox applets only on PATH', 'the #! line']) {
     const first = sections(withExtra.stdout);
     assert.match(first.nodeArgs, /(^|\/)node --use-openssl-ca \S*bin\/s6-tlsclient -k server\.test /);
     assert.ok(first.nodeEnv.includes('MALLOC_ARENA_MAX=1'));
+    assert.ok(first.nodeEnv.includes('MALLOC_TRIM_THRESHOLD_=33554432'));
+    assert.ok(first.nodeEnv.includes('MALLOC_TOP_PAD_=8388608'));
+    for (const name of ['MALLOC_TRIM_THRESHOLD_', 'MALLOC_TOP_PAD_']) {
+      assert.ok(!first.progEnv.some((l) => l.startsWith(`${name}=`)), `prog does not get our ${name}`);
+    }
     assert.ok(!first.nodeEnv.some((l) => l.startsWith('NODE_EXTRA_CA_CERTS=')));
     assert.ok(first.progEnv.includes('NODE_EXTRA_CA_CERTS=/nonexistent/extra.pem'), 'prog has the caller\'s NODE_EXTRA_CA_CERTS');
     assert.ok(!first.progEnv.some((l) => l.startsWith('MALLOC_ARENA_MAX=')), 'prog does not get our MALLOC_ARENA_MAX');
     assert.ok(!first.progEnv.some((l) => l.startsWith('S6_TLSC_IO_CALLER_')), 'no variable of the launcher reaches prog');
     assert.ok(first.progEnv.includes('SSL_TLS_SNI_SERVERNAME=server.test'));
 
-    const withArena = await run([...argv, ...args], { PATH: path, CAFILE: root.certPath, MALLOC_ARENA_MAX: '4', NODE_EXTRA_CA_CERTS: '' });
+    const withArena = await run([...argv, ...args], { PATH: path, CAFILE: root.certPath, MALLOC_ARENA_MAX: '4', MALLOC_TOP_PAD_: '', NODE_EXTRA_CA_CERTS: '' });
     assert.equal(withArena.code, 0, withArena.stderr);
     const second = sections(withArena.stdout);
     assert.ok(second.nodeEnv.includes('MALLOC_ARENA_MAX=1'));
     assert.ok(second.progEnv.includes('MALLOC_ARENA_MAX=4'), 'prog has the caller\'s MALLOC_ARENA_MAX');
+    assert.ok(second.nodeEnv.includes('MALLOC_TOP_PAD_=8388608'));
+    assert.ok(second.progEnv.includes('MALLOC_TOP_PAD_='), 'the caller\'s empty MALLOC_TOP_PAD_ stays set but empty');
     assert.ok(second.progEnv.includes('NODE_EXTRA_CA_CERTS='), 'set but empty stays set but empty');
   });
 }

@@ -7,7 +7,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'child_process';
-import { chmodSync, chownSync, closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'fs';
+import { createHash, randomBytes } from 'crypto';
+import { chmodSync, chownSync, closeSync, readSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import type { Readable } from 'stream';
@@ -221,6 +222,70 @@ test('-d at a descriptor open only for reading: 111; -d 0: no notification, a no
   const none = await runNotif(['-d', '0']);
   assert.equal(none.code, 0, none.stderr);
   assert.equal(none.stdout.toString(), 'd');
+});
+
+// ---------------------------------------------------------------- stdin a regular file
+
+/** Runs against the echo server with stdin the descriptor `stdinFd` (shared with this process: same offset). */
+function runFromFd(stdinFd: number): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const socket = require('net').connect({ port: server.port, host: '127.0.0.1' });
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      const stdio = [stdinFd, 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', socket, socket];
+      const child = spawn(BIN, [...K, '6', '7'], { stdio: stdio as never, env: cleanEnv({ CAFILE: root.certPath }) });
+      socket.destroy();
+      waitFor(child, Date.now(), { timeoutMs: 300_000 }).then(resolve, reject);
+    });
+  });
+}
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+test('stdin a regular file (48 MiB of random bytes): every byte goes out, in order, then our end (sha256 of the echo)', async () => {
+  const file = pki.path('upload.bin');
+  // Not a multiple of any read size: the last read is a short one.
+  const data = randomBytes(48 * 1024 * 1024 + 12345);
+  writeFileSync(file, data);
+  const fd = openSync(file, 'r');
+  try {
+    const r = await runFromFd(fd);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.length, data.length);
+    assert.equal(sha256(r.stdout), sha256(data));
+  } finally {
+    closeSync(fd);
+  }
+});
+
+test('stdin a regular file already read in part: starts at the current offset, as read(2) does', async () => {
+  const file = pki.path('offset.bin');
+  const data = randomBytes(3 * 1024 * 1024 + 7);
+  writeFileSync(file, data);
+  const fd = openSync(file, 'r');
+  try {
+    // What `(head -c 10 >/dev/null; s6-tlsc-io ...) < file` leaves: the offset at 10.
+    assert.equal(readSync(fd, Buffer.alloc(10), 0, 10, null), 10);
+    const r = await runFromFd(fd);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.length, data.length - 10);
+    assert.equal(sha256(r.stdout), sha256(data.subarray(10)));
+  } finally {
+    closeSync(fd);
+  }
+});
+
+test('stdin an empty regular file: nothing sent, our end goes out, exit 0', async () => {
+  const file = pki.path('empty.bin');
+  writeFileSync(file, '');
+  const fd = openSync(file, 'r');
+  try {
+    const r = await runFromFd(fd);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.length, 0);
+  } finally {
+    closeSync(fd);
+  }
 });
 
 // ---------------------------------------------------------------- TLS_UID / TLS_GID
