@@ -116,6 +116,24 @@ test('-K 4294967296 (past 32 bits) is a usage error, as in C', async () => {
   }
 });
 
+test('s6-tlsclient -T 2147484+0 and -t 4294967295 (seconds, past 2^31-1 ms): the connection is made, not timed out at once', async () => {
+  const server = await startTlsServer({ leaf }, (s: TLSSocket) => s.once('data', (d) => s.end(d)));
+  try {
+    const bin = join(REPO, 'bin', 's6-tlsclient');
+    const child = spawn(bin, ['-T', '2147484+0', '-t', '4294967295', ...K, '127.0.0.1', String(server.port), 'sh', '-c', 'echo ping >&7; exec cat <&6'], { env: cleanEnv({ CAFILE: root.certPath }) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    assert.equal(stderr, '');
+    assert.equal(code, 0);
+    assert.equal(stdout, 'ping\n');
+  } finally {
+    await server.close();
+  }
+});
+
 test('the library with handshakeTimeoutMs 2**31: the handshake completes, no TimeoutOverflowWarning', async () => {
   const server = await startTlsServer({ leaf }, (s: TLSSocket) => s.once('data', (d) => s.end(d)));
   try {
