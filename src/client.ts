@@ -200,10 +200,12 @@ async function networkSide(network: TlsClientNetwork): Promise<NetworkSide> {
 /**
  * Runs one tunnel to its end. Never throws, never rejects and never leaves
  * an error to be thrown later: every failure, bad options and the
- * connection's too, comes back as an outcome. The network given is the
- * tunnel's from the call on: on a failure it is closed (the socket
- * destroyed, the descriptors closed); with { host, port } and a bad option,
- * no connection is made.
+ * connection's too, comes back as an outcome. A socket given is the
+ * tunnel's from the call on: on any failure it is destroyed. Descriptors
+ * are the tunnel's once the options are found valid: a later failure closes
+ * them; with bad options they are left alone (a wrong number may well be
+ * one this process uses for something else). With { host, port } and a bad
+ * option, no connection is made.
  */
 export async function runTlsClient(options: TlsClientOptions): Promise<TunnelOutcome> {
   let report: ConnectionReport | undefined;
@@ -212,8 +214,10 @@ export async function runTlsClient(options: TlsClientOptions): Promise<TunnelOut
   // outcome, is ours to report: an unheard 'error' would kill the process.
   given.socket?.on('error', () => undefined);
   let tunnelStarted = false;
+  let valid = false;
   try {
     const checked = checkOptions(options);
+    valid = true;
     const creds = loadCredentials(checked.trust, checked.clientCert);
     const secureContext = buildSecureContext(creds, options);
     const network = await networkSide(checked.network);
@@ -251,7 +255,7 @@ export async function runTlsClient(options: TlsClientOptions): Promise<TunnelOut
     return { exitCode: EXIT_OK, report };
   } catch (err) {
     // runTunnel closes what it was given; before it, the network is closed here.
-    if (!tunnelStarted) closeGiven(given);
+    if (!tunnelStarted) closeGiven(valid ? given : { socket: given.socket, fds: [] });
     given.socket?.destroy();
     if (err instanceof FatalError) return { exitCode: err.exitCode, reason: err.message, report };
     return { exitCode: EXIT_SYSTEM, reason: err instanceof Error ? err.message : String(err), report };

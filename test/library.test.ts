@@ -316,10 +316,13 @@ test('bad options with the caller\'s socket: 100, the socket closed by us, and t
   }
 });
 
-test('bad options with descriptors: 100, and both descriptors closed', async () => {
+test('descriptors: bad options (100) leave them to the caller; a failure with valid options closes both', async () => {
   for (const bad of ['{ ...base, servername: "not a name!" }', '{ ...base, pins: ["x"] }', '{ ...base, trust: {} }']) {
     const { outcome } = await runBad('fds', bad);
     assert.equal(outcome.exitCode, 100, `${bad}: ${JSON.stringify(outcome)}`);
-    assert.equal(outcome.openFds, 0, `${bad}: the descriptors given were closed`);
+    assert.equal(outcome.openFds, 2, `${bad}: the descriptors given are untouched`);
   }
+  const { outcome } = await runBad('fds', '{ ...base, trust: { cafile: "/nonexistent/ca.pem" } }');
+  assert.equal(outcome.exitCode, 111, JSON.stringify(outcome));
+  assert.equal(outcome.openFds, 0, 'the descriptors given were closed');
 });
