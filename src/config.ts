@@ -128,33 +128,57 @@ export function parseServerName(text: string): ServerName {
   return { kind: 'dns', name };
 }
 
-const PROTOCOLS: readonly SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+// The value checks below serve the command line and the library alike, so
+// that a bad value is a usage error (100) with the same words either way.
 
-function protocolOption(values: Record<string, string[]>, key: string, label: string): SecureVersion | undefined {
-  const text = values[key]?.[0];
-  if (text === undefined) return undefined;
+export const PROTOCOLS: readonly SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+
+export function protocolVersion(text: string, label: string): SecureVersion {
   const version = PROTOCOLS.find((p) => p === text);
   if (!version) throw new UsageError(`${label} must be one of ${PROTOCOLS.join(', ')}`);
   return version;
+}
+
+export function checkProtocolRange(minVersion: SecureVersion | undefined, maxVersion: SecureVersion | undefined, minLabel: string, maxLabel: string): void {
+  if (minVersion && maxVersion && PROTOCOLS.indexOf(minVersion) > PROTOCOLS.indexOf(maxVersion)) {
+    throw new UsageError(`${minLabel} must not be above ${maxLabel}`);
+  }
+}
+
+/** RFC 7301: each name is 1 to 255 bytes. */
+export function isAlpnName(name: string): boolean {
+  return name.length > 0 && Buffer.byteLength(name) <= 255;
+}
+
+/** OpenSSL's group list syntax: names separated by colons (OpenSSL 3.5 adds "?", "*" and "/"). */
+export function isGroupName(name: string): boolean {
+  return /^[A-Za-z0-9_?*/-]+$/.test(name);
+}
+
+/** The hex digest of "SHA256:<64 hex digits>", lower case, or undefined. */
+export function pinDigest(pin: string): string | undefined {
+  const m = /^SHA256:([0-9a-fA-F]{64})$/.exec(pin);
+  return m ? m[1].toLowerCase() : undefined;
+}
+
+function protocolOption(values: Record<string, string[]>, key: string, label: string): SecureVersion | undefined {
+  const text = values[key]?.[0];
+  return text === undefined ? undefined : protocolVersion(text, label);
 }
 
 function alpnOption(values: Record<string, string[]>): string[] | undefined {
   const text = values.alpn?.[0];
   if (text === undefined) return undefined;
   const protocols = text.split(',');
-  // RFC 7301: each name is 1 to 255 bytes.
-  if (protocols.some((p) => p.length === 0 || Buffer.byteLength(p) > 255)) {
-    throw new UsageError('alpn must be a comma-separated list of protocol names');
-  }
+  if (!protocols.every(isAlpnName)) throw new UsageError('alpn must be a comma-separated list of protocol names');
   return protocols;
 }
 
-/** OpenSSL's group list syntax: names separated by colons (OpenSSL 3.5 adds "?", "*" and "/"). */
 function groupsOption(values: Record<string, string[]>): string[] | undefined {
   const text = values.groups?.[0];
   if (text === undefined) return undefined;
   const groups = text.split(':');
-  if (groups.some((g) => !/^[A-Za-z0-9_?*/-]+$/.test(g))) {
+  if (!groups.every(isGroupName)) {
     throw new UsageError('groups must be a colon-separated list of group names (e.g. X25519MLKEM768:X25519)');
   }
   return groups;
@@ -164,9 +188,9 @@ function pinOption(values: Record<string, string[]>): string[] | undefined {
   const pins = values.pin;
   if (!pins) return undefined;
   return pins.map((pin) => {
-    const m = /^SHA256:([0-9a-fA-F]{64})$/.exec(pin);
-    if (!m) throw new UsageError(`invalid pin: ${JSON.stringify(pin)} (SHA256: and 64 hex digits)`);
-    return m[1].toLowerCase();
+    const digest = pinDigest(pin);
+    if (!digest) throw new UsageError(`invalid pin: ${JSON.stringify(pin)} (SHA256: and 64 hex digits)`);
+    return digest;
   });
 }
 
@@ -175,9 +199,7 @@ export function sessionPolicyFrom(flags: Record<string, boolean>, values: Record
   const servername = values.servername?.[0];
   const minVersion = protocolOption(values, 'minProtocol', 'min-protocol');
   const maxVersion = protocolOption(values, 'maxProtocol', 'max-protocol');
-  if (minVersion && maxVersion && PROTOCOLS.indexOf(minVersion) > PROTOCOLS.indexOf(maxVersion)) {
-    throw new UsageError('min-protocol must not be above max-protocol');
-  }
+  checkProtocolRange(minVersion, maxVersion, 'min-protocol', 'max-protocol');
   return {
     alpnProtocols: alpnOption(values),
     pins: pinOption(values),

@@ -7,6 +7,7 @@ import { lookup, lookupService, Resolver } from 'dns/promises';
 import { isIPv4 } from 'net';
 import { connect as netConnect, isIP, Socket } from 'net';
 import { EXIT_SYSTEM, FatalError, describeConnectError, describeResolverError } from './errors';
+import { startTimer } from './timer';
 
 export interface ConnectOptions {
   /** 4 or 6 to restrict, 0 for both */
@@ -37,18 +38,18 @@ function attempt(address: string, port: number, opts: ConnectOptions, timeoutMs:
     });
     const timer =
       timeoutMs > 0
-        ? setTimeout(() => {
+        ? startTimer(timeoutMs, () => {
             socket.destroy();
             reject(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));
-          }, timeoutMs)
+          })
         : undefined;
     socket.once('connect', () => {
-      if (timer) clearTimeout(timer);
+      timer?.cancel();
       socket.removeAllListeners('error');
       resolve(socket);
     });
     socket.once('error', (err) => {
-      if (timer) clearTimeout(timer);
+      timer?.cancel();
       reject(err);
     });
   });

@@ -5,6 +5,7 @@ import { writeSync } from 'fs';
 import { EXIT_OK, EXIT_SYSTEM, FatalError, UsageError, oneLine } from './errors';
 import { HelpRequested } from './options';
 import { helpText, ProgramDoc } from './help';
+import { startTimer } from './timer';
 
 export type { ProgramDoc } from './help';
 
@@ -85,7 +86,7 @@ export function exitWith(doc: ProgramDoc, err: unknown): never {
  */
 function leave(code: number): void {
   process.exitCode = code;
-  setTimeout(() => process.exit(code), LINGER_MS).unref();
+  startTimer(LINGER_MS, () => process.exit(code), { holdsProcess: false });
 }
 
 const LINGER_MS = 500;

@@ -9,6 +9,7 @@ import { connect, ConnectionOptions, DetailedPeerCertificate, SecureContext, TLS
 import type { Readable, Writable } from 'stream';
 import { EXIT_SYSTEM, EXIT_TLS, FatalError, describeSystemError, isSystemError } from './errors';
 import { NetworkLink, NetworkSide } from './transport';
+import { startTimer, Timer } from './timer';
 import { STREAM_BUFFER } from './fds';
 import { minorGc, onEndOfData } from './node-internals';
 import { ConnectionReport, connectionReport } from './report';
@@ -68,6 +69,11 @@ export interface TunnelOptions extends SessionPolicy {
    * failure) before it is given up (default DRAIN_IDLE_MS).
    */
   drainIdleMs?: number;
+  /**
+   * What is left of handshakeTimeoutMs when the handshake starts, when a
+   * STARTTLS prelude spent the rest of the one -K budget (default: all of it).
+   */
+  handshakeTimeLeftMs?: number;
   /** Called with the TLS socket before the handshake starts (e.g. to log keys). */
   onSocket?: (socket: TLSSocket) => void;
   /** Called once the write side is shut down after a local EOF, everything before it flushed. */
@@ -104,7 +110,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
     let state: SessionState = initialState(policy);
     let clear: Cleartext | undefined = typeof io.cleartext === 'function' ? undefined : io.cleartext;
     let report: ConnectionReport | undefined;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Timer | undefined;
     /** writes handed to TLS and not yet acknowledged, and their bytes */
     let pendingWrites = 0;
     let pendingBytes = 0;
@@ -164,7 +170,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       if (!link.drained) closeNotifySeen = true;
     });
     options.onSocket?.(tls);
-    if (state.deadline === 'handshake') arm(options.handshakeTimeoutMs);
+    if (state.deadline === 'handshake') arm(Math.max(1, options.handshakeTimeLeftMs ?? options.handshakeTimeoutMs));
 
     tls.on('secureConnect', () => {
       // Node emits it again when the server asks to renegotiate, though the
@@ -217,7 +223,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
         case 'armDeadline':
           return arm(action.deadline === 'quiet' ? QUIET_MS : options.drainIdleMs ?? DRAIN_IDLE_MS);
         case 'disarmDeadline':
-          if (timer) clearTimeout(timer);
+          timer?.cancel();
           timer = undefined;
           return;
         case 'startPumps':
@@ -264,11 +270,11 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
     }
 
     function arm(ms: number): void {
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(() => {
+      timer?.cancel();
+      timer = startTimer(ms, () => {
         timer = undefined;
         dispatch({ type: 'deadline' });
-      }, ms);
+      });
     }
 
     function startPumps({ input, output, inputName = 'stdin', outputName = 'stdout' }: Cleartext): void {
@@ -334,7 +340,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
     }
 
     function finish(): void {
-      if (timer) clearTimeout(timer);
+      timer?.cancel();
       clear?.input.pause();
       tls.destroy();
       link.destroy();

@@ -118,6 +118,10 @@ async function main(): Promise<number> {
   if (flags.ident) say.warn('IDENT lookups (-r) are not done: TCPREMOTEINFO stays unset');
   const localName = values.localname?.[0];
   const serverName = config.servername?.kind === 'dns' ? config.servername.name : host;
+  // -K is one budget for the STARTTLS prelude and the handshake together,
+  // counted from the moment the TCP connection is up: what the prelude
+  // leaves of it is all the handshake gets.
+  let handshakeTimeLeftMs: number | undefined;
   const connect = async (): Promise<Socket> => {
     const socket = await connectTcp(host, port, {
       family: flags.ipv6 === undefined ? 0 : flags.ipv6 ? 6 : 4,
@@ -128,7 +132,11 @@ async function main(): Promise<number> {
       localPort,
     });
     say.info(`connected to ${socket.remoteAddress} port ${socket.remotePort}`);
-    if (starttls) await startTls(socket, starttls, { helloName: localName ?? hostname(), serverName }, (line) => say.info(line), config.handshakeTimeoutMs);
+    if (starttls) {
+      const started = performance.now();
+      await startTls(socket, starttls, { helloName: localName ?? hostname(), serverName }, (line) => say.info(line), config.handshakeTimeoutMs);
+      if (config.handshakeTimeoutMs > 0) handshakeTimeLeftMs = Math.max(1, Math.ceil(config.handshakeTimeoutMs - (performance.now() - started)));
+    }
     return socket;
   };
   // prog sees only the TCP variables of this connection.
@@ -144,12 +152,15 @@ async function main(): Promise<number> {
   // process of its own, prog keeps the caller's identity (as in C).
   if (prog.length > 0 && willDrop(config.drop)) {
     const socket = await connect();
-    const engineOptions = optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values);
+    // The engine process is told only what is left of -K.
+    const left = handshakeTimeLeftMs === undefined ? values : { ...values, kimeout: [String(handshakeTimeLeftMs)] };
+    const engineOptions = optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, left);
     if (config.servername && !values.servername) engineOptions.push(`--servername=${host}`);
     return runWithEngineProcess({ socket }, engineOptions, launch(socket), programPipes());
   }
-  const engine = prepareEngine(config, say);
+  const prepared = prepareEngine(config, say);
   const socket = await connect();
+  const engine = { ...prepared, handshakeTimeLeftMs };
   const network = { kind: 'socket' as const, socket };
   if (prog.length === 0) {
     await runTunnel({ network, cleartext: stdioCleartext() }, engine);

@@ -6,6 +6,7 @@ import type { Socket } from 'net';
 import { UsageError } from '../errors';
 import { Dialogue, refused } from './dialogue';
 import { PRELUDES, PreludeContext } from './protocols';
+import { startTimer } from '../timer';
 
 export type { PreludeContext } from './protocols';
 
@@ -14,7 +15,7 @@ export const STARTTLS_PROTOCOLS = Object.keys(PRELUDES);
 /** Checks PROTO before anything is connected (usage error, 100). */
 export function starttlsProtocol(name: string): string {
   const proto = name.toLowerCase();
-  if (!(proto in PRELUDES)) throw new UsageError(`starttls must be one of ${STARTTLS_PROTOCOLS.join(', ')}`, true);
+  if (!(proto in PRELUDES)) throw new UsageError(`starttls must be one of ${STARTTLS_PROTOCOLS.join(', ')}`);
   return proto;
 }
 
@@ -34,11 +35,11 @@ export async function startTls(
   const dialogue = new Dialogue(socket, starttlsProtocol(proto), log);
   // A server that says nothing must not hold us forever: -K bounds the
   // prelude as it bounds the handshake.
-  const timer = timeoutMs > 0 ? setTimeout(() => dialogue.fail(refused(`${proto} server: no STARTTLS answer within ${timeoutMs} ms`)), timeoutMs) : undefined;
+  const timer = timeoutMs > 0 ? startTimer(timeoutMs, () => dialogue.fail(refused(`${proto} server: no STARTTLS answer within ${timeoutMs} ms`))) : undefined;
   try {
     await PRELUDES[proto.toLowerCase()](dialogue, ctx);
   } finally {
-    if (timer) clearTimeout(timer);
+    timer?.cancel();
     dialogue.release();
   }
   dialogue.checkClean();
