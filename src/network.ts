@@ -29,10 +29,13 @@ export function networkFromFds(fdrNumber: number, fdwNumber: number): NetworkSid
   };
 }
 
-/** The application's side on our stdin and stdout (s6-tlsc-io, s6-tlsclient without prog). */
-export function stdioCleartext(): Cleartext {
-  const stdin = inspectFd(0, 'stdin');
-  const stdout = inspectFd(1, 'stdout');
+/**
+ * The application's side on our stdin and stdout (s6-tlsc-io, s6-tlsclient
+ * without prog), or on the descriptors s6-tlsc-io is told to use instead.
+ */
+export function stdioCleartext(inputFd = 0, outputFd = 1): Cleartext {
+  const stdin = inspectFd(inputFd, inputFd === 0 ? 'stdin' : 'cleartext input');
+  const stdout = inspectFd(outputFd, outputFd === 1 ? 'stdout' : 'cleartext output');
   const input = openReadable(stdin);
   const output = openWritable(stdout);
   return {

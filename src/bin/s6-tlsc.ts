@@ -7,7 +7,7 @@ import { UsageError } from '../errors';
 import { prepareEngine } from '../engine';
 import { isRoot, willDrop } from '../privileges';
 import { networkFromFds } from '../network';
-import { programPipes, runWithProgram } from '../tlsc';
+import { runWithProgram } from '../tlsc';
 import { runWithEngineProcess } from '../engine-process';
 import { messenger, runProgram } from '../program';
 import { familyEnvironment, programExitCodes } from '../help';
@@ -37,7 +37,7 @@ async function main(): Promise<number> {
   // Root dropping privileges: the engine drops in a process of its own, and
   // prog keeps the caller's identity, as with the C original.
   if (willDrop(config.drop)) {
-    return runWithEngineProcess({ rfd, wfd }, optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values), launch, programPipes());
+    return runWithEngineProcess({ rfd, wfd }, optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values), launch);
   }
   const say = messenger(PROG, config.verbosity);
   const engine = prepareEngine(config, say);
