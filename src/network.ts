@@ -3,18 +3,43 @@
 // number. The cleartext: our own stdin and stdout.
 
 import { FdInfo, finishWritable, inspectFd, pipeLoopsBack, openReadable, openSocket, openWritable } from './fds';
+import { fstatSync } from 'fs';
 import { EXIT_SYSTEM, FatalError } from './errors';
 import type { NetworkSide } from './transport';
 import type { Cleartext } from './tunnel';
 
-export function networkFromFds(fdrNumber: number, fdwNumber: number): NetworkSide {
-  const fdr: FdInfo = inspectFd(fdrNumber, 'fdr');
-  const fdw: FdInfo = inspectFd(fdwNumber, 'fdw');
-  for (const [info, role] of [[fdr, 'fdr'], [fdw, 'fdw']] as const) {
-    if (pipeLoopsBack(info)) {
-      throw new FatalError(EXIT_SYSTEM, `unable to use ${role} (fd ${info.fd}): a pipe whose other end is this process's own, not a network connection`);
-    }
+/** What a missing network descriptor means to the user: how we are meant to be run. */
+export const RUN_UNDER_TCP_CLIENT = 'run me under a TCP client such as tcpclient or s6-tcpclient';
+
+/**
+ * The network descriptors as the caller gave them, checked before anything
+ * starts: a number the caller left closed is either closed here or taken by
+ * one of Node's own descriptors that the runtime opened at start (an epoll,
+ * an eventfd, an io_uring, or an internal pipe whose both ends are ours:
+ * using those breaks the runtime). Either way the caller did not open it.
+ */
+export function callerNetworkFd(fd: number, role: string): FdInfo {
+  try {
+    fstatSync(fd);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EBADF') throw new FatalError(EXIT_SYSTEM, `fd ${fd} is not open: ${RUN_UNDER_TCP_CLIENT}`);
   }
+  let info: FdInfo;
+  try {
+    info = inspectFd(fd, role);
+  } catch (err) {
+    if (err instanceof FatalError && /not a socket, pipe, terminal or file/.test(err.message)) {
+      throw new FatalError(EXIT_SYSTEM, `fd ${fd} is not open: ${RUN_UNDER_TCP_CLIENT}`);
+    }
+    throw err;
+  }
+  if (pipeLoopsBack(info)) throw new FatalError(EXIT_SYSTEM, `fd ${fd} is not open: ${RUN_UNDER_TCP_CLIENT}`);
+  return info;
+}
+
+export function networkFromFds(fdrNumber: number, fdwNumber: number): NetworkSide {
+  const fdr: FdInfo = callerNetworkFd(fdrNumber, 'fdr');
+  const fdw: FdInfo = callerNetworkFd(fdwNumber, 'fdw');
   if (fdrNumber === fdwNumber && fdr.kind === 'socket') return { kind: 'socket', socket: openSocket(fdr) };
   // tcpclient's 6 and 7 are one socket twice: a stream on each keeps the
   // directions apart, so a failed write ends only the writing stream and

@@ -6,7 +6,7 @@ import { optionArgv, parseOptions, OptionTable } from '../options';
 import { UsageError } from '../errors';
 import { prepareEngine } from '../engine';
 import { isRoot, willDrop } from '../privileges';
-import { networkFromFds } from '../network';
+import { callerNetworkFd, networkFromFds } from '../network';
 import { runWithProgram } from '../tlsc';
 import { runWithEngineProcess } from '../engine-process';
 import { messenger, runProgram } from '../program';
@@ -33,6 +33,9 @@ async function main(): Promise<number> {
   if (operands.length < 1) throw new UsageError('missing prog');
   const { rfd, wfd } = progNetworkFds(values);
   const config = engineConfigFrom(flags, values, process.env, isRoot());
+  // The caller's descriptors, before any file is read or process started.
+  callerNetworkFd(rfd, 'rfd');
+  callerNetworkFd(wfd, 'wfd');
   const launch = { argv: operands, rfd, wfd, keepTlsConfig: flags.keepTlsConfig ?? false };
   // Root dropping privileges: the engine drops in a process of its own, and
   // prog keeps the caller's identity, as with the C original.

@@ -10,8 +10,7 @@ import { optionArgv, parseOptions, OptionTable } from '../options';
 import { EXIT_USAGE, FatalError, UsageError, oneLine } from '../errors';
 import { prepareEngine } from '../engine';
 import { isRoot, willDrop } from '../privileges';
-import { inspectFd } from '../fds';
-import { networkFromFds } from '../network';
+import { callerNetworkFd, networkFromFds } from '../network';
 import { runTunnel } from '../tunnel';
 import { TLS_CONFIG_VARIABLES } from '../child';
 import { closeChannels, engineSideOf, programOutlivesTunnel, startWithChannels } from '../tlsc';
@@ -64,8 +63,9 @@ async function main(): Promise<number> {
   const { rfd, wfd } = progNetworkFds(values);
   const config = engineConfigFrom(flags, values, process.env, isRoot());
   const say = messenger(PROG, config.verbosity);
-  inspectFd(rfd, 'rfd');
-  inspectFd(wfd, 'wfd');
+  // Before prog starts: a number left closed may be one of Node's own.
+  callerNetworkFd(rfd, 'rfd');
+  callerNetworkFd(wfd, 'wfd');
   // Root dropping privileges: the engine will drop in a process of its own;
   // this one keeps the caller's identity for prog. Otherwise the
   // credentials load now, so that a bad one fails before prog starts.
