@@ -11,6 +11,9 @@ import { spawn } from 'child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'fs';
 import { randomBytes } from 'crypto';
 import { join } from 'path';
+import { connect } from 'net';
+import { once } from 'events';
+import { runWithEngineProcess } from '../src/engine-process';
 import { Pki, Cert, serverPki, K } from './helpers/pki';
 import { REPO, cleanEnv, runCommand, runWithSocket, sha256, waitFor } from './helpers/harness';
 import { startTlsServer, echo } from './helpers/servers';
@@ -107,6 +110,28 @@ test('as root with TLS_UID/TLS_GID: a 6 MiB answer the server sends right after 
       assert.equal(flags & 0o4000, 0, `${tag}: prog's fd 6 is O_NONBLOCK`);
     }
   } finally {
+    await server.close();
+  }
+});
+
+test('the engine child\'s answer waits for a prog started late: none of it is read by the parent meanwhile (the engine as s6-tlsc runs it when dropping privileges)', async () => {
+  const answer = randomBytes(3 * 1024 * 1024);
+  const server = await startTlsServer({ leaf }, (socket) => socket.end(answer));
+  const saved = process.env.CAFILE;
+  process.env.CAFILE = root.certPath;
+  try {
+    const socket = connect({ port: server.port, host: '127.0.0.1' });
+    await once(socket, 'connect');
+    const sum = pki.path('late-prog.sum');
+    // prog's environment is ready only a second after the handshake: the
+    // engine has long written the server's answer to its cleartext output.
+    const extraEnv = new Promise<Record<string, string>>((resolve) => setTimeout(() => resolve({}), 1000));
+    const code = await runWithEngineProcess({ socket }, [...K], { argv: ['sh', '-c', `sha256sum <&6 > ${sum}`], rfd: 6, wfd: 7, keepTlsConfig: false, extraEnv });
+    assert.equal(code, 0);
+    assert.equal(readFileSync(sum, 'utf8').split(' ')[0], sha256(answer));
+  } finally {
+    if (saved === undefined) delete process.env.CAFILE;
+    else process.env.CAFILE = saved;
     await server.close();
   }
 });
