@@ -2,8 +2,8 @@
 // descriptor (fdr read, fdw written), or one socket when both are the same
 // number. The cleartext: our own stdin and stdout.
 
-import { FdInfo, finishWritable, inspectFd, pipeLoopsBack, openReadable, openSocket, openWritable } from './fds';
-import { fstatSync } from 'fs';
+import { accessMode, FdInfo, finishWritable, inspectFd, pipeLoopsBack, openReadable, openSocket, openWritable } from './fds';
+import { constants as fsConstants, fstatSync } from 'fs';
 import { EXIT_SYSTEM, FatalError } from './errors';
 import type { NetworkSide } from './transport';
 import type { Cleartext } from './tunnel';
@@ -18,22 +18,20 @@ export const RUN_UNDER_TCP_CLIENT = 'run me under a TCP client such as tcpclient
  * an eventfd, an io_uring, or an internal pipe whose both ends are ours:
  * using those breaks the runtime). Either way the caller did not open it.
  */
-export function callerNetworkFd(fd: number, role: string): FdInfo {
+export function callerNetworkFd(fd: number, role: 'fdr' | 'fdw'): FdInfo {
+  const notOpen = new FatalError(EXIT_SYSTEM, `fd ${fd} is not open: ${RUN_UNDER_TCP_CLIENT}`);
   try {
-    fstatSync(fd);
+    // No file type at all: an anonymous inode, which only the runtime opens.
+    if ((fstatSync(fd).mode & fsConstants.S_IFMT) === 0) throw notOpen;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EBADF') throw new FatalError(EXIT_SYSTEM, `fd ${fd} is not open: ${RUN_UNDER_TCP_CLIENT}`);
+    if (err === notOpen || (err as NodeJS.ErrnoException).code === 'EBADF') throw notOpen;
   }
-  let info: FdInfo;
-  try {
-    info = inspectFd(fd, role);
-  } catch (err) {
-    if (err instanceof FatalError && /not a socket, pipe, terminal or file/.test(err.message)) {
-      throw new FatalError(EXIT_SYSTEM, `fd ${fd} is not open: ${RUN_UNDER_TCP_CLIENT}`);
-    }
-    throw err;
-  }
-  if (pipeLoopsBack(info)) throw new FatalError(EXIT_SYSTEM, `fd ${fd} is not open: ${RUN_UNDER_TCP_CLIENT}`);
+  const info = inspectFd(fd, role);
+  if (pipeLoopsBack(info)) throw notOpen;
+  // Refused here rather than with the runtime's words at the first read or write.
+  const mode = accessMode(fd);
+  if (role === 'fdw' && mode === 0) throw new FatalError(EXIT_SYSTEM, `unable to use fdw (fd ${fd}): not open for writing`);
+  if (role === 'fdr' && mode === 1) throw new FatalError(EXIT_SYSTEM, `unable to use fdr (fd ${fd}): not open for reading`);
   return info;
 }
 

@@ -3,7 +3,7 @@
 import { configFromArgv, RunConfig, tlscIoOptionTable, USAGE } from '../config';
 import { prepareEngine } from '../engine';
 import { isRoot } from '../privileges';
-import { callerNetworkFd, networkFromFds, stdioCleartext } from '../network';
+import { networkFromFds, stdioCleartext } from '../network';
 import { runTunnel } from '../tunnel';
 import { checkNotificationFd, writeNotification } from '../notification';
 import { messenger, runProgram } from '../program';
@@ -14,9 +14,6 @@ const PROG = 's6-tlsc-io';
 async function main(): Promise<number> {
   const config: RunConfig = configFromArgv(process.argv.slice(2), process.env, isRoot());
   const say = messenger(PROG, config.verbosity);
-  // The caller's descriptors first, before anything of ours is opened.
-  callerNetworkFd(config.fdr, 'fdr');
-  callerNetworkFd(config.fdw, 'fdw');
   if (config.notificationFd !== undefined) checkNotificationFd(config.notificationFd, config.fdr, config.fdw);
   const engine = prepareEngine(config, say);
 

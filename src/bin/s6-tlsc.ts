@@ -33,13 +33,14 @@ async function main(): Promise<number> {
   if (operands.length < 1) throw new UsageError('missing prog');
   const { rfd, wfd } = progNetworkFds(values);
   const config = engineConfigFrom(flags, values, process.env, isRoot());
-  // The caller's descriptors, before any file is read or process started.
-  callerNetworkFd(rfd, 'rfd');
-  callerNetworkFd(wfd, 'wfd');
   const launch = { argv: operands, rfd, wfd, keepTlsConfig: flags.keepTlsConfig ?? false };
   // Root dropping privileges: the engine drops in a process of its own, and
   // prog keeps the caller's identity, as with the C original.
   if (willDrop(config.drop)) {
+    // The caller's descriptors, before the engine child gets them (the
+    // in-process engine checks them as s6-tlsc-io does, in networkFromFds).
+    callerNetworkFd(rfd, 'fdr');
+    callerNetworkFd(wfd, 'fdw');
     return runWithEngineProcess({ rfd, wfd }, optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values), launch);
   }
   const say = messenger(PROG, config.verbosity);

@@ -64,8 +64,8 @@ async function main(): Promise<number> {
   const config = engineConfigFrom(flags, values, process.env, isRoot());
   const say = messenger(PROG, config.verbosity);
   // Before prog starts: a number left closed may be one of Node's own.
-  callerNetworkFd(rfd, 'rfd');
-  callerNetworkFd(wfd, 'wfd');
+  callerNetworkFd(rfd, 'fdr');
+  callerNetworkFd(wfd, 'fdw');
   // Root dropping privileges: the engine will drop in a process of its own;
   // this one keeps the caller's identity for prog. Otherwise the
   // credentials load now, so that a bad one fails before prog starts.
