@@ -188,8 +188,11 @@ function deferredCleartext(real: Promise<Cleartext>, names: { input: string; out
     if (target) f();
     else waiting.push(f);
   };
+  // Not destroyed at their end by Node: that would destroy the real side
+  // before its own end (a shutdown prog must read as EOF) has gone out.
   const output = new Writable({
     highWaterMark: STREAM_BUFFER,
+    autoDestroy: false,
     write(chunk: Buffer, _encoding, cb) {
       whenReady(() => {
         const out = (target as Cleartext).output;
@@ -204,6 +207,7 @@ function deferredCleartext(real: Promise<Cleartext>, names: { input: string; out
   });
   const input = new Readable({
     highWaterMark: STREAM_BUFFER,
+    autoDestroy: false,
     read() {
       target?.input.resume();
     },
