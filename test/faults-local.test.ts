@@ -228,7 +228,7 @@ describe('fdr, fdw and the notification descriptor', { concurrency: 3 }, () => {
     const r = await withServer(replier(randomBytes(1000)), (port) =>
       runWithSocket(port, ['-d', '60', ...K, '6', '7'], { env: { CAFILE: root.certPath }, keepStdinOpen: true, timeoutMs: 5000 }),
     );
-    expectEnd(r, { code: 111, fatal: /fd 60: Bad file descriptor$/, withinMs: 3000 });
+    expectEnd(r, { code: 111, fatal: /^unable to use notification fd 60: not open \(the caller left it closed\)$/, withinMs: 3000 });
     assert.equal(r.stdout.length, 0);
   });
 });
