@@ -1,14 +1,12 @@
-// The program s6-tlsc, s6-tlsclient and s6-ucspitlsc start: pipes to the
-// tunnel on its descriptors, our stdio, an environment with the connection
+// The program s6-tlsc, s6-tlsclient and s6-ucspitlsc start: socket pairs to
+// the tunnel on its descriptors, our stdio, an environment with the connection
 // report (or the UCSPI-TLS variables). Node cannot exec, so
 // this process stays as the tunnel and the parent: it forwards signals and
 // exits with the program's code.
 
-import { execFileSync, spawn, ChildProcess, StdioOptions } from 'child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, rmdirSync, unlinkSync } from 'fs';
-import { constants, tmpdir } from 'os';
-import { join } from 'path';
-import { finishWritable, inspectFd, openReadable, openWritable } from './fds';
+import { spawn, ChildProcess, StdioOptions } from 'child_process';
+import type { Socket } from 'net';
+import { constants } from 'os';
 import type { ConnectionReport } from './report';
 import { environmentValue, REPORT_KEYS, reportEntries } from './report';
 import type { Cleartext } from './tunnel';
@@ -43,92 +41,34 @@ export interface RunningProgram {
   exited: Promise<number>;
 }
 
-/** Both ends of one pipe, as blocking descriptors that no Node stream owns yet. */
-export interface PipeEnds {
-  read: number;
-  write: number;
-}
-
 /**
- * `count` pipes, the kind of descriptor the C tools give prog. Node has no
- * pipe(2): spawn's 'pipe' is a socket pair. A FIFO opened end by end gives
- * the two open file descriptions of a pipe (prog's stays blocking when ours
- * becomes a non-blocking libuv stream); one `mkfifo` run makes them all,
- * and the names are unlinked before anyone else can open them (mode 600 in
- * a mode 700 directory). Synchronous: a spawn blocks this thread until the
- * child has exec'd anyway, and callers run it where the wait overlaps the
- * server's (see runWithProgram).
+ * The engine's cleartext side on our ends of prog's two channels: we read
+ * what prog writes to `fromProgram`, and write what prog reads to
+ * `toProgram`. Both are our ends of socket pairs (spawn's 'pipe'), each used
+ * in one direction, as a pipe would be. Half-open both ways: prog's EOF on
+ * one channel must not end our output on the other, nor the reverse.
  */
-// Where coreutils puts it, so that no PATH search is paid per connection.
-const MKFIFO = ['/usr/bin/mkfifo', '/bin/mkfifo'].find((p) => existsSync(p)) ?? 'mkfifo';
-
-export function makePipes(count: number): PipeEnds[] {
-  const dir = mkdtempSync(join(tmpdir(), 's6-tlsc-'));
-  try {
-    const paths = Array.from({ length: count }, (_, i) => join(dir, `p${i}`));
-    execFileSync(MKFIFO, ['-m', '600', ...paths], { stdio: 'ignore' });
-    return paths.map((path) => {
-      // O_RDWR first, so that neither single-direction open blocks.
-      const both = openSync(path, 'r+');
-      const read = openSync(path, 'r');
-      const write = openSync(path, 'w');
-      closeSync(both);
-      return { read, write };
-    });
-  } catch (err) {
-    const status = (err as { status?: number | null }).status;
-    throw new FatalError(EXIT_SYSTEM, `unable to create pipes: ${typeof status === 'number' ? `mkfifo exited with ${status}` : describeSystemError(err)}`);
-  } finally {
-    // By hand: rmSync's recursive walk loads a module of its own, per connection.
-    for (let i = 0; i < count; i++) {
-      try {
-        unlinkSync(join(dir, `p${i}`));
-      } catch {
-        // not made
-      }
-    }
-    rmdirSync(dir);
-  }
-}
-
-/**
- * Closes pipe ends of ours, each once: a closed end is marked -1, as its
- * number may soon name another descriptor.
- */
-export function closeEnds(...ends: [PipeEnds, 'read' | 'write'][]): void {
-  for (const [pipe, side] of ends) {
-    if (pipe[side] < 0) continue;
-    try {
-      closeSync(pipe[side]);
-    } catch {
-      // already gone: nothing to release
-    }
-    pipe[side] = -1;
-  }
-}
-
-/**
- * The engine's cleartext side on our ends of prog's two pipes: we read what
- * prog writes to `progWrites`, and write what prog reads from `progReads`.
- */
-export function pipeCleartext(fromProgram: number, toProgram: number, names: { input: string; output: string }): Cleartext {
-  const inputInfo = inspectFd(fromProgram, names.input);
-  const outputInfo = inspectFd(toProgram, names.output);
-  const output = openWritable(outputInfo);
+export function socketCleartext(fromProgram: Socket, toProgram: Socket, names: { input: string; output: string }): Cleartext {
+  fromProgram.allowHalfOpen = true;
+  toProgram.allowHalfOpen = true;
   return {
-    input: openReadable(inputInfo),
-    output,
-    endOutput: (done) => finishWritable(output, outputInfo, done),
+    input: fromProgram,
+    output: toProgram,
+    // A shutdown of our write side: prog reads EOF, as from a closed pipe.
+    endOutput: (done) => toProgram.end((err?: Error | null) => done(err)),
     inputName: names.input,
     outputName: names.output,
   };
 }
 
+/** A descriptor for prog: a new socket pair ('pipe'), one of ours, or a socket we hold. */
+export type ProgramDescriptor = 'pipe' | number | Socket;
+
 /** Spawns prog with our stdio and the given descriptors; signals we get are passed on. */
 export function startProgramWith(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
-  descriptors: Record<number, 'pipe' | number>,
+  descriptors: Record<number, ProgramDescriptor>,
 ): RunningProgram {
   const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
   const top = Math.max(...Object.keys(descriptors).map(Number));

@@ -44,7 +44,12 @@ export const programFlags: OptionTable['flags'] = [
 
 export const tlscIoOptionTable: OptionTable = {
   flags: sessionFlags,
-  args: [...sessionArgs, { short: 'd', long: 'notification-fd', key: 'notif', help: 'after the handshake, write the connection report to descriptor notif, then close it; 0: none' }],
+  args: [
+    ...sessionArgs,
+    { short: 'd', long: 'notification-fd', key: 'notif', help: 'after the handshake, write the connection report to descriptor notif, then close it; 0: none' },
+    { long: 'cleartext-input-fd', key: 'inputFd', help: 'read cleartext from this descriptor instead of stdin (default 0)' },
+    { long: 'cleartext-output-fd', key: 'outputFd', help: 'write cleartext to this descriptor instead of stdout (default 1)' },
+  ],
 };
 
 /** How the server is named: a DNS name (sent as SNI) or an IP literal (never sent). */
@@ -93,6 +98,9 @@ export interface RunConfig extends EngineConfig {
   fdr: number;
   fdw: number;
   notificationFd?: number;
+  /** the cleartext side: stdin and stdout unless told otherwise */
+  inputFd: number;
+  outputFd: number;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -282,8 +290,10 @@ export function configFromArgv(argv: readonly string[], env: Environment, isRoot
   const fdr = parseUnsigned(operands[0]);
   const fdw = parseUnsigned(operands[1]);
   if (fdr === undefined || fdw === undefined) throw new UsageError('fdr and fdw must be unsigned integers');
+  const inputFd = unsignedOption(values, 'inputFd', 'cleartext-input-fd', 0);
+  const outputFd = unsignedOption(values, 'outputFd', 'cleartext-output-fd', 1);
   // The report must not land in the cleartext or the ciphertext stream.
-  if (notif === 1 || notif === fdr || notif === fdw) {
+  if (notif !== 0 && (notif === outputFd || notif === inputFd || notif === fdr || notif === fdw)) {
     throw new UsageError(`notification-fd ${notif} is stdout, fdr or fdw: the report would go into the data stream`);
   }
   return {
@@ -292,6 +302,8 @@ export function configFromArgv(argv: readonly string[], env: Environment, isRoot
     fdw,
     // As in the C original, -d 0 means no notification.
     notificationFd: notif === 0 ? undefined : notif,
+    inputFd,
+    outputFd,
   };
 }
 

@@ -3,7 +3,7 @@
 // files and devices fs streams. (process.stdout is synchronous on pipes,
 // which would stall the whole tunnel behind a slow reader.)
 
-import { fstatSync, closeSync, readSync, createReadStream, createWriteStream, readdirSync, readFileSync, Stats } from 'fs';
+import { constants as fsConstants, fstatSync, closeSync, readSync, createReadStream, createWriteStream, readdirSync, readFileSync, Stats } from 'fs';
 import { Socket, SocketConstructorOpts } from 'net';
 import { isatty, ReadStream as TtyReadStream, WriteStream as TtyWriteStream } from 'tty';
 import { Readable } from 'stream';
@@ -68,7 +68,7 @@ export function pipeLoopsBack(info: FdInfo): boolean {
 }
 
 /** O_ACCMODE of a descriptor of ours from /proc (0 read, 1 write, 2 both); undefined without /proc. */
-function accessMode(fd: number): number | undefined {
+export function accessMode(fd: number): number | undefined {
   try {
     const m = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'));
     return m ? parseInt(m[1], 8) & 3 : undefined;
@@ -85,10 +85,12 @@ function accessMode(fd: number): number | undefined {
  * for writing. Asked before anything is written.
  */
 export function callerWritableFdProblem(fd: number): string | undefined {
+  // Left closed by the caller, whether or not the runtime took the number.
+  const notOpen = 'not open (the caller left it closed)';
   try {
-    fstatSync(fd);
+    if ((fstatSync(fd).mode & fsConstants.S_IFMT) === 0) return notOpen;
   } catch (err) {
-    return describeSystemError(err);
+    return (err as NodeJS.ErrnoException).code === 'EBADF' ? notOpen : describeSystemError(err);
   }
   let info: FdInfo;
   try {
@@ -96,7 +98,7 @@ export function callerWritableFdProblem(fd: number): string | undefined {
   } catch {
     return 'not a socket, pipe, terminal or file';
   }
-  if (pipeLoopsBack(info)) return "a pipe whose other end is this process's own, not one the caller opened";
+  if (pipeLoopsBack(info)) return notOpen;
   if (accessMode(fd) === 0) return 'not open for writing';
   return undefined;
 }

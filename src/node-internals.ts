@@ -178,3 +178,36 @@ function exposeGc(): GcFunction | undefined {
     return undefined;
   }
 }
+
+/**
+ * Stops a socket reading (`_handle.readStop()`) before the event loop has
+ * read anything. child_process starts reading the parent's end of every
+ * 'pipe' above stdin at once, with no option to say otherwise; s6-ucspitlsc
+ * run by root with TLS_UID/TLS_GID hands its end of prog's SSLWRITEFD
+ * channel to the engine child after prog has started, and bytes read here
+ * meanwhile would never reach the engine. Called synchronously right after
+ * the spawn, when libuv has only asked epoll for the descriptor. Returns
+ * false where the method is missing (then nothing is stopped).
+ */
+export function stopReading(socket: Socket): boolean {
+  const handle = (socket as unknown as { _handle?: { readStop?: () => number; reading?: boolean } })._handle;
+  if (!handle || typeof handle.readStop !== 'function') return false;
+  handle.reading = false;
+  return handle.readStop() === 0;
+}
+
+/**
+ * Makes the descriptor under a socket blocking again (`_handle.setBlocking`,
+ * libuv's uv_stream_set_blocking). The ends of the socket pairs spawn makes
+ * are non-blocking on this side; when root drops privileges, s6-tlsc hands
+ * such ends (the engine child's cleartext channels) to prog, which shares
+ * their open file description and would get EAGAIN where a program expects a
+ * blocking read, as from the pipes of the C tools. Node has no public
+ * fcntl. Called just before prog's spawn; this process only closes its
+ * copies afterwards. Returns false where the method is missing.
+ */
+export function makeBlocking(socket: Socket): boolean {
+  const handle = (socket as unknown as { _handle?: { setBlocking?: (on: boolean) => number } })._handle;
+  if (!handle || typeof handle.setBlocking !== 'function') return false;
+  return handle.setBlocking(true) === 0;
+}

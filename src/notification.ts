@@ -2,7 +2,8 @@
 
 import { closeSync, writeSync } from 'fs';
 import { EXIT_SYSTEM, FatalError, describeSystemError } from './errors';
-import { callerWritableFdProblem, inspectFd } from './fds';
+import { callerWritableFdProblem } from './fds';
+import { callerNetworkFd } from './network';
 import { ConnectionReport, encodeNotification } from './report';
 
 /**
@@ -12,8 +13,8 @@ import { ConnectionReport, encodeNotification } from './report';
  * coming first, as before -d was checked.
  */
 export function checkNotificationFd(fd: number, fdr: number, fdw: number): void {
-  inspectFd(fdr, 'fdr');
-  inspectFd(fdw, 'fdw');
+  callerNetworkFd(fdr, 'fdr');
+  callerNetworkFd(fdw, 'fdw');
   const problem = callerWritableFdProblem(fd);
   if (problem) throw new FatalError(EXIT_SYSTEM, `unable to use notification fd ${fd}: ${problem}`);
 }

@@ -8,7 +8,9 @@ import { fstatSync } from 'fs';
 import { connect, createServer, Server, Socket } from 'net';
 import { createSecureContext, connect as tlsConnect, TLSSocket } from 'tls';
 import { once } from 'events';
-import { divertWriteErrors, onEndOfData, socketFd } from '../src/node-internals';
+import { divertWriteErrors, makeBlocking, onEndOfData, socketFd, stopReading } from '../src/node-internals';
+import { spawn } from 'child_process';
+import { readFileSync } from 'fs';
 import { probeEnd } from '../src/transport';
 import { serverPki } from './helpers/pki';
 
@@ -123,4 +125,32 @@ test(`libuv may report a reset as an end; probeEnd tells it from a FIN (${proces
   } finally {
     fin.server.close();
   }
+});
+
+test(`stopReading: the parent's end of a spawn 'pipe' above stdin reads at once, and reads nothing once stopped (${process.version})`, async () => {
+  // Both children stay alive: at its exit Node resumes (and drains) such ends.
+  const reading = spawn('sh', ['-c', 'echo early; exec sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const stopped = spawn('sh', ['-c', 'echo early; exec sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ours = stopped.stdout as Socket;
+  assert.equal(stopReading(ours), true);
+  // Once the reading one has its bytes, the other has had the same time.
+  await once(reading.stdout as Socket, 'readable');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(ours.readableLength, 0);
+  for (const child of [reading, stopped]) child.kill();
+  reading.stdout!.destroy();
+  ours.destroy();
+});
+
+test(`makeBlocking: the parent's end of a spawn 'pipe' is O_NONBLOCK, and is not once made blocking (${process.version})`, async () => {
+  const child = spawn('sleep', ['5'], { stdio: ['pipe', 'ignore', 'inherit'] });
+  const ours = child.stdin as Socket;
+  const fd = socketFd(ours) as number;
+  const nonBlocking = (): boolean => (parseInt(/^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'))![1], 8) & 0o4000) !== 0;
+  assert.equal(nonBlocking(), true);
+  assert.equal(makeBlocking(ours), true);
+  assert.equal(nonBlocking(), false);
+  child.kill();
+  ours.destroy();
+  await once(child, 'exit');
 });

@@ -379,15 +379,15 @@ test('s6-tlsclient -6 reaches an IPv6 server (::1); -4 refuses an IPv6 literal',
   }
 });
 
-test('prog gets pipes on fds 6 and 7, as the C tools give it, with and without a privilege drop', async () => {
+test('prog gets socket pairs on fds 6 and 7 (the C tools give pipes), with and without a privilege drop', async () => {
   const server = await startTlsServer({ leaf }, echo);
   try {
     const prog = ['sh', '-c', 'stat -L -c %F /proc/self/fd/6 /proc/self/fd/7 >&2'];
     for (const env of [{ CAFILE: root.certPath }, { CAFILE: root.certPath, TLS_UID: '65534', TLS_GID: '65534' }]) {
       const viaTlsc = await runWithSocket(server.port, ['-v0', '-k', 'server.test', ...prog], { bin: TLSC, env });
-      assert.equal(viaTlsc.stderr, 'fifo\nfifo\n', JSON.stringify(env));
+      assert.equal(viaTlsc.stderr, 'socket\nsocket\n', JSON.stringify(env));
       const viaClient = await runCommand(TLSCLIENT, ['-q', '-k', 'server.test', '127.0.0.1', String(server.port), ...prog], env);
-      assert.equal(viaClient.stderr, 'fifo\nfifo\n', JSON.stringify(env));
+      assert.equal(viaClient.stderr, 'socket\nsocket\n', JSON.stringify(env));
     }
   } finally {
     await server.close();

@@ -133,14 +133,14 @@ test('a certificate that fails verification after STARTTLS: one fatal line, no r
   assert.deepEqual(t.events, ["SSLREADFD: b''", 'write failed: EPIPE']);
 });
 
-test('-z (default) removes CADIR CAFILE CERTFILE KEYFILE TLS_UID TLS_GID from prog\'s environment; -Z keeps them; SSL*FD are three free descriptors', async () => {
+test('-z (default) removes CADIR CAFILE CERTFILE KEYFILE TLS_UID TLS_GID from prog\'s environment; -Z keeps them; SSL*FD are three free descriptors, all socket pairs', async () => {
   const env = { CAFILE: root.certPath, CADIR: '', CERTFILE: '/c', KEYFILE: '/k', TLS_UID: '0', TLS_GID: '0', OTHER: 'kept' };
   const show = ['sh', '-c', 'for v in CAFILE CERTFILE KEYFILE TLS_UID TLS_GID OTHER SSLCTLFD SSLREADFD SSLWRITEFD; do eval "echo $v=\\${$v-unset}"; done; for fd in $SSLCTLFD $SSLREADFD $SSLWRITEFD 6 7; do stat -L -c %F /proc/self/fd/$fd; done'];
   const clean = await runWithSocket(smtp.port, ['-k', 'mail.test', ...show], { bin: UCSPITLSC, env });
   assert.equal(clean.code, 0, clean.stderr);
   assert.equal(
     clean.stdout.toString(),
-    'CAFILE=unset\nCERTFILE=unset\nKEYFILE=unset\nTLS_UID=unset\nTLS_GID=unset\nOTHER=kept\nSSLCTLFD=3\nSSLREADFD=4\nSSLWRITEFD=5\nsocket\nfifo\nfifo\nsocket\nsocket\n',
+    'CAFILE=unset\nCERTFILE=unset\nKEYFILE=unset\nTLS_UID=unset\nTLS_GID=unset\nOTHER=kept\nSSLCTLFD=3\nSSLREADFD=4\nSSLWRITEFD=5\nsocket\nsocket\nsocket\nsocket\nsocket\n',
   );
   const kept = await runWithSocket(smtp.port, ['-Z', '-k', 'mail.test', ...show], { bin: UCSPITLSC, env });
   assert.match(kept.stdout.toString(), new RegExp(`^CAFILE=${root.certPath}\nCERTFILE=/c\nKEYFILE=/k\nTLS_UID=0\nTLS_GID=0\n`));

@@ -83,7 +83,7 @@ test('grouped options, values glued or separate, -- and extra operands are accep
   ]) {
     const r = await run(args);
     assert.equal(r.code, 111, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, /^s6-tlsc-io: fatal: unable to use fdr \(fd 60\): Bad file descriptor\n$/);
+    assert.match(r.stderr, /^s6-tlsc-io: fatal: fd 60 is not open: run me under a TCP client such as tcpclient or s6-tcpclient\n$/);
   }
 });
 
@@ -149,7 +149,7 @@ test('-y without CERTFILE or KEYFILE -> 100 naming it; unreadable -> 111; undeco
   // -Y (the default) ignores both variables entirely.
   const ignored = await run(['60', '61'], { CERTFILE: '/nonexistent', KEYFILE: '/nonexistent' });
   assert.equal(ignored.code, 111);
-  assert.match(ignored.stderr, /unable to use fdr/);
+  assert.match(ignored.stderr, /fd 60 is not open/);
 });
 
 test('a file that cannot be read for lack of permission -> 111', async () => {

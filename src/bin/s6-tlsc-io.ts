@@ -19,7 +19,7 @@ async function main(): Promise<number> {
 
   const network = networkFromFds(config.fdr, config.fdw);
   await runTunnel(
-    { network, cleartext: stdioCleartext() },
+    { network, cleartext: stdioCleartext(config.inputFd, config.outputFd) },
     {
       ...engine,
       onHandshake: (report) => {

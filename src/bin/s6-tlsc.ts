@@ -6,8 +6,8 @@ import { optionArgv, parseOptions, OptionTable } from '../options';
 import { UsageError } from '../errors';
 import { prepareEngine } from '../engine';
 import { isRoot, willDrop } from '../privileges';
-import { networkFromFds } from '../network';
-import { programPipes, runWithProgram } from '../tlsc';
+import { callerNetworkFd, networkFromFds } from '../network';
+import { runWithProgram } from '../tlsc';
 import { runWithEngineProcess } from '../engine-process';
 import { messenger, runProgram } from '../program';
 import { familyEnvironment, programExitCodes } from '../help';
@@ -37,7 +37,11 @@ async function main(): Promise<number> {
   // Root dropping privileges: the engine drops in a process of its own, and
   // prog keeps the caller's identity, as with the C original.
   if (willDrop(config.drop)) {
-    return runWithEngineProcess({ rfd, wfd }, optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values), launch, programPipes());
+    // The caller's descriptors, before the engine child gets them (the
+    // in-process engine checks them as s6-tlsc-io does, in networkFromFds).
+    callerNetworkFd(rfd, 'fdr');
+    callerNetworkFd(wfd, 'fdw');
+    return runWithEngineProcess({ rfd, wfd }, optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values), launch);
   }
   const say = messenger(PROG, config.verbosity);
   const engine = prepareEngine(config, say);

@@ -12,7 +12,7 @@ import { prepareEngine } from '../engine';
 import { isRoot, willDrop } from '../privileges';
 import { connectTcp, tcpEnvironment } from '../connect';
 import { runTunnel } from '../tunnel';
-import { programPipes, runWithProgram } from '../tlsc';
+import { runWithProgram } from '../tlsc';
 import { stdioCleartext } from '../network';
 import { runWithEngineProcess } from '../engine-process';
 import { messenger, runProgram } from '../program';
@@ -156,7 +156,7 @@ async function main(): Promise<number> {
     const left = handshakeTimeLeftMs === undefined ? values : { ...values, kimeout: [String(handshakeTimeLeftMs)] };
     const engineOptions = optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, left);
     if (config.servername && !values.servername) engineOptions.push(`--servername=${host}`);
-    return runWithEngineProcess({ socket }, engineOptions, launch(socket), programPipes());
+    return runWithEngineProcess({ socket }, engineOptions, launch(socket));
   }
   const prepared = prepareEngine(config, say);
   const socket = await connect();

@@ -1,6 +1,6 @@
 // s6-ucspitlsc: the client half of UCSPI-TLS. prog runs at once in
 // cleartext with the network on rfd/wfd, plus a control socket and two
-// pipes named in its environment; when it writes `y` or `Y` on the control
+// channels (socket pairs) named in its environment; when it writes `y` or `Y` on the control
 // socket, TLS starts on the network with those pipes as the cleartext side.
 
 import { writeSync } from 'fs';
@@ -10,11 +10,11 @@ import { optionArgv, parseOptions, OptionTable } from '../options';
 import { EXIT_USAGE, FatalError, UsageError, oneLine } from '../errors';
 import { prepareEngine } from '../engine';
 import { isRoot, willDrop } from '../privileges';
-import { inspectFd } from '../fds';
-import { networkFromFds } from '../network';
+import { callerNetworkFd, networkFromFds } from '../network';
 import { runTunnel } from '../tunnel';
 import { TLS_CONFIG_VARIABLES } from '../child';
-import { closePipes, engineSideOf, programOutlivesTunnel, programPipes, startOnPipes } from '../tlsc';
+import { closeChannels, engineSideOf, programOutlivesTunnel, startWithChannels } from '../tlsc';
+import { stopReading } from '../node-internals';
 import { startEngineProcess } from '../engine-process';
 import { encodeNotification } from '../report';
 import { messenger, runProgram } from '../program';
@@ -63,8 +63,9 @@ async function main(): Promise<number> {
   const { rfd, wfd } = progNetworkFds(values);
   const config = engineConfigFrom(flags, values, process.env, isRoot());
   const say = messenger(PROG, config.verbosity);
-  inspectFd(rfd, 'rfd');
-  inspectFd(wfd, 'wfd');
+  // Before prog starts: a number left closed may be one of Node's own.
+  callerNetworkFd(rfd, 'fdr');
+  callerNetworkFd(wfd, 'fdw');
   // Root dropping privileges: the engine will drop in a process of its own;
   // this one keeps the caller's identity for prog. Otherwise the
   // credentials load now, so that a bad one fails before prog starts.
@@ -75,22 +76,25 @@ async function main(): Promise<number> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (!flags.keepTlsConfig) for (const name of TLS_CONFIG_VARIABLES) delete env[name];
   Object.assign(env, { SSLCTLFD: String(ctlFd), SSLREADFD: String(readFd), SSLWRITEFD: String(writeFd) });
-  const ends = programPipes();
-  const program = startOnPipes({ argv: operands, rfd: readFd, wfd: writeFd }, env, ends, { [rfd]: rfd, [wfd]: wfd, [ctlFd]: 'pipe' });
+  const { program, channels: ends } = startWithChannels({ argv: operands, rfd: readFd, wfd: writeFd }, env, { [rfd]: rfd, [wfd]: wfd, [ctlFd]: 'pipe' });
+  // The engine child will read what prog writes to SSLWRITEFD from our end
+  // of that channel: this process must not read any of it first (spawn
+  // starts reading our ends at once), and nothing has been read yet.
+  if (dropping) stopReading(ends.fromProgram);
   const ctl = program.child.stdio[ctlFd] as Socket;
 
   const command = await readCommand(ctl);
   if (command === undefined) {
     say.info('declined opportunistic TLS');
     ctl.destroy();
-    closePipes(ends);
+    closeChannels(ends);
     return program.exited;
   }
   if (command !== 0x79 && command !== 0x59) {
     // prog sees its pipes and control socket end; its exit is awaited so
     // that it is not left running behind our exit code.
     ctl.destroy();
-    closePipes(ends);
+    closeChannels(ends);
     await program.exited;
     throw new FatalError(EXIT_USAGE, 'unrecognized command on control socket');
   }
@@ -105,13 +109,13 @@ async function main(): Promise<number> {
   if (!engine) {
     const engineOptions = optionArgv({ flags: sessionFlags, args: sessionArgs }, flags, values);
     try {
-      const child = startEngineProcess({ rfd, wfd }, engineOptions, ends);
+      const child = startEngineProcess({ rfd, wfd }, engineOptions, { input: ends.fromProgram, output: ends.toProgram });
       child.notification.then(reportTo, () => ctl.destroy());
     } catch (err) {
       // prog goes on without TLS: it sees EOF on its pipes.
       fatalLine(err instanceof Error ? err.message : String(err));
       ctl.destroy();
-      closePipes(ends);
+      closeChannels(ends);
     }
     return program.exited;
   }
