@@ -80,8 +80,8 @@ export interface TunnelOptions extends SessionPolicy {
 export const DRAIN_IDLE_MS = 5000;
 
 /**
- * After a local EOF our end waits until nothing has come from the server for
- * this long (see session.ts upFlushed): time for an answer to the last
+ * After a local EOF and once the answer has started, our end waits until
+ * nothing has come from the server for at least this long (see session.ts upFlushed): time for an answer to the last
  * request to start, and then a pause in it. Against nginx serving 4 MiB
  * (npm run interop): 15/15 on TLS 1.2 and 1.3 and 32 MiB 5/5, where sending
  * our end at once completed 2-14/15 on TLS 1.2, 0-5/15 on 1.3 (its close then
@@ -98,6 +98,25 @@ export const QUIET_MS = 20;
  * answers of doc/interop.md to be over before it under load, short enough
  * for a streaming session to end within a couple of seconds.
  */
+/**
+ * The quiet wait adapts to the machine: it is at least this many times the
+ * longest pause seen between two pieces of the server's answer since the
+ * local EOF. On a loaded machine a server that is not scheduled pauses
+ * mid-answer for longer than QUIET_MS; such a pause must not pass for the
+ * end of the answer.
+ */
+const QUIET_GAP_FACTOR = 3;
+
+/**
+ * Until the server's first byte after the local EOF, the quiet wait is this
+ * long: on a loaded machine a server takes more than QUIET_MS to start its
+ * answer, and our end must not reach it before the answer starts.
+ */
+const ANSWER_START_MS = 100;
+// Measured with yes(1) hogging a core beside a busy machine (npm run interop,
+// nginx 4 MiB, GET via tcpclient, TLS 1.2): 20 ms then 3x the gaps: 9/15
+// (6 cut); 100 ms until the answer starts: 15/15.
+
 export const END_BOUND_MS = 1000;
 
 /** Cleartext moved between two minor collections (see node-internals minorGc). */
@@ -117,6 +136,12 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
     let report: ConnectionReport | undefined;
     let timer: NodeJS.Timeout | undefined;
     let endBoundTimer: NodeJS.Timeout | undefined;
+    /** while our end waits: when the server's data last came, and the longest pause in it */
+    let lastArrival = 0;
+    let longestGap = 0;
+    let answerStarted = false;
+    const quietMs = (): number =>
+      Math.min(answerStarted ? Math.max(QUIET_MS, QUIET_GAP_FACTOR * longestGap) : ANSWER_START_MS, options.endBoundMs ?? END_BOUND_MS);
     /** writes handed to TLS and not yet acknowledged, and their bytes */
     let pendingWrites = 0;
     let pendingBytes = 0;
@@ -227,12 +252,13 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
     function perform(action: SessionAction): void {
       switch (action.type) {
         case 'armDeadline':
-          return arm(action.deadline === 'quiet' ? QUIET_MS : options.drainIdleMs ?? DRAIN_IDLE_MS);
+          return arm(action.deadline === 'quiet' ? quietMs() : options.drainIdleMs ?? DRAIN_IDLE_MS);
         case 'disarmDeadline':
           if (timer) clearTimeout(timer);
           timer = undefined;
           return;
         case 'armEndBound':
+          lastArrival = performance.now();
           if (endBoundTimer) clearTimeout(endBoundTimer);
           endBoundTimer = setTimeout(() => {
             endBoundTimer = undefined;
@@ -298,6 +324,12 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       // network -> output
       tls.on('data', (chunk: Buffer) => {
         moved(chunk.length);
+        if (state.up === 'quieting') {
+          const now = performance.now();
+          if (answerStarted) longestGap = Math.max(longestGap, now - lastArrival);
+          answerStarted = true;
+          lastArrival = now;
+        }
         if (state.deadline !== 'none') dispatch({ type: 'progress' });
         else if (state.up === 'shut' && !state.answerInProgress) dispatch({ type: 'received' });
         if (!output.write(chunk)) {
@@ -307,6 +339,8 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       });
       output.on('drain', () => {
         dispatch({ type: 'outputBlocked', blocked: false });
+        // the time our reader held the data back is no pause of the server's
+        lastArrival = performance.now();
         if (state.deadline !== 'none') dispatch({ type: 'progress' });
         tls.resume();
       });
