@@ -264,7 +264,7 @@ for (const version of ['TLSv1.2', 'TLSv1.3']) {
         const r = await runWithSocket(server.port, [flag, `--max-protocol=${version}`, ...K, '6', '7'], {
           env: { CAFILE: root.certPath },
           stdin: '',
-          // Generous: the end bound is about a second; a loaded machine must not fail this.
+          // Generous: the end bound is 3 s; a loaded machine must not fail this.
           timeoutMs: 30_000,
         });
         t.diagnostic(`ended after ${r.elapsed} ms, ${r.stdout.length} bytes received`);
