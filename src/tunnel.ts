@@ -108,6 +108,8 @@ export const QUIET_MS = 20;
  * end of the answer.
  */
 const QUIET_GAP_FACTOR = 3;
+/** ... but never more than this: one long stall must not hold every end back for seconds. */
+const QUIET_GAP_CAP_MS = 200;
 
 /**
  * Until the server's first byte after the local EOF, the quiet wait is this
@@ -143,7 +145,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
     let longestGap = 0;
     let answerStarted = false;
     const quietMs = (): number =>
-      Math.min(answerStarted ? Math.max(QUIET_MS, QUIET_GAP_FACTOR * longestGap) : ANSWER_START_MS, options.endBoundMs ?? END_BOUND_MS);
+      Math.min(answerStarted ? Math.max(QUIET_MS, Math.min(QUIET_GAP_CAP_MS, QUIET_GAP_FACTOR * longestGap)) : ANSWER_START_MS, options.endBoundMs ?? END_BOUND_MS);
     /** writes handed to TLS and not yet acknowledged, and their bytes */
     let pendingWrites = 0;
     let pendingBytes = 0;
