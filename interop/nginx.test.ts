@@ -11,8 +11,6 @@ import { test, before, after } from 'node:test';
 import { readFileSync, existsSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { randomBytes } from 'crypto';
-import { spawn } from 'child_process';
-import { cpus } from 'os';
 import { sha256 } from '../test/helpers/harness';
 import { SERVER_NAME } from '../test/helpers/pki';
 import { makeWorld, World, VERSIONS, runClient, judge, judgeDownload, httpBodyStart, series, getBig, assertAllComplete, assertRuleKept, Mode, Launcher } from './cases';
@@ -104,26 +102,3 @@ for (const version of VERSIONS) {
   });
 }
 
-// The same downloads with a CPU hog beside (one busy process per core): on a
-// loaded machine the server pauses longer mid-answer and starts later, and
-// our end must still wait for the answer (the quiet wait adapts: see
-// src/tunnel.ts), while the end bound still sends it at the latest.
-for (const version of VERSIONS) {
-  for (const [path, sha, runs] of [
-    ['big', () => world.bigSha, 10],
-    ['huge', () => hugeSha, 5],
-  ] as const) {
-    test(`nginx under load (a CPU hog per core beside), TLS ${version}, -s, GET /${path} HTTP/1.0 via tcpclient, ${runs} runs: exit 0 only with the whole file or a warning that it may be cut`, async (t) => {
-      const hogs = cpus().map(() => spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' }));
-      try {
-        const tally = await series(t, runs, async () => {
-          const r = await runClient({ port: nginx.port, world, version, mode: '-s', launcher: 'tcpclient', stdin: `GET /${path} HTTP/1.0\r\nHost: ${SERVER_NAME}\r\n\r\n`, timeoutMs: 120_000 });
-          return judge(r, { sha: sha(), prefix: httpBodyStart(r.stdout) ?? r.stdout.length });
-        });
-        assertRuleKept(tally, nginx.log);
-      } finally {
-        for (const hog of hogs) hog.kill('SIGKILL');
-      }
-    });
-  }
-}
