@@ -101,3 +101,4 @@ for (const version of VERSIONS) {
     assertRuleKept(tally, nginx.log);
   });
 }
+

@@ -268,3 +268,15 @@ export function stunnelClosures(log: string): { toTls: number; toSocket: number 
     toSocket: Number(m[2]),
   }));
 }
+
+/**
+ * socat OPENSSL-LISTEN with SYSTEM:yes: a server that streams until the
+ * client ends (like a log follower). -d -d: its log says when it saw our end
+ * ("is at EOF").
+ */
+export function startSocatStream(dir: string, leaf: Cert): Promise<RealServer> {
+  return startOnFreePort('socat SYSTEM:yes', dir, (port) => ({
+    command: 'socat',
+    args: ['-d', '-d', `OPENSSL-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork,cert=${leaf.certPath},key=${leaf.keyPath},verify=0`, 'SYSTEM:yes'],
+  }));
+}

@@ -18,7 +18,8 @@ export type Phase = 'handshaking' | 'running' | 'done';
  * - open: input is read and encrypted
  * - flushing: input ended; waiting for everything read to reach the network
  * - quieting: input ended and flushed: our end waits until the server has
- *   been quiet for a moment (see upFlushed)
+ *   been quiet for a moment, or at the latest until the end bound passes
+ *   (see upFlushed)
  * - shut: our end was sent (close_notify and/or FIN)
  * - held: --no-shutdown: input ended, nothing sent, waiting for the server's end
  * - closing: --no-shutdown under -S, after the server's end: our close_notify is on its way
@@ -68,6 +69,16 @@ export interface SessionState {
   /** writes handed to TLS whose network write has not completed */
   readonly writesPending: boolean;
   readonly deadline: Deadline;
+  /** the end bound runs: a second clock, beside the quiet deadline (see upFlushed) */
+  readonly endBound?: boolean;
+  /**
+   * The server was sending when our end went out (the bound sent it), or
+   * sent more after it: its answer was in progress, and an end without
+   * close_notify may have cut it.
+   */
+  readonly answerInProgress?: boolean;
+  /** the output is full: the server's data waits for our reader, not the other way */
+  readonly outputBlocked?: boolean;
 }
 
 export type SessionEvent =
@@ -88,6 +99,12 @@ export type SessionEvent =
   | { type: 'writesPending'; pending: boolean }
   /** bytes moved while a quiet or drain deadline runs: the deadline starts again */
   | { type: 'progress' }
+  /** the end bound passed: our end goes out now, whatever the server is sending */
+  | { type: 'endBound' }
+  /** the server sent data after our end went out */
+  | { type: 'received' }
+  /** the output stopped taking data (reading from the network paused), or took it again */
+  | { type: 'outputBlocked'; blocked: boolean }
   | { type: 'networkWriteFailed'; message: string }
   /** the server's side ended, after every byte it sent was decrypted and handed to the output */
   | { type: 'networkEnded'; how: RemoteEnd; message?: string }
@@ -102,6 +119,9 @@ export type SessionEvent =
 export type SessionAction =
   | { type: 'armDeadline'; deadline: Exclude<Deadline, 'none'> }
   | { type: 'disarmDeadline' }
+  /** start the end bound's clock (it runs beside the one deadline) */
+  | { type: 'armEndBound' }
+  | { type: 'disarmEndBound' }
   /** write the report, make the cleartext side, start both pumps */
   | { type: 'startPumps' }
   /** stop reading the input for good */
@@ -138,8 +158,8 @@ export function initialState(policy: SessionPolicy): SessionState {
 
 export const TRUNCATED = 'remote closed connection without a close_notify';
 const HALF_CLOSE_ADVICE =
-  ': its answer may be cut short (some servers, nginx among them, take a half-close as the client giving up); --no-shutdown keeps the connection open until the server ends, and -J makes a missing close_notify fatal';
-export const HALF_CLOSE_WARNING = `the server ended without close_notify after our half-close${HALF_CLOSE_ADVICE}`;
+  ': its answer may be cut short (some servers take a half-close as the client giving up); --no-shutdown keeps the connection open until the server ends, and -J makes a missing close_notify fatal';
+export const HALF_CLOSE_WARNING = `the server ended without close_notify while its answer was still coming after our half-close${HALF_CLOSE_ADVICE}`;
 const ALERT_AFTER_HALF_CLOSE = 'the server answered our half-close with an alert';
 
 const UNSENT_AFTER_END = 'the server closed the connection';
@@ -201,8 +221,16 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
       // network after our FIN, and on TLS 1.3 it never reads our close_notify,
       // so its close becomes a reset): our end waits until the server has
       // been quiet for a moment, long enough for an answer to start and for
-      // it to pause. The server's own end makes our end unneeded.
-      return { state: { ...state, up: 'quieting', deadline: 'quiet' }, actions: [{ type: 'armDeadline', deadline: 'quiet' }] };
+      // it to pause. The server's own end makes our end unneeded. A server
+      // that streams until the client ends is never quiet: the end bound
+      // sends our end anyway, a fixed time after the local EOF.
+      return {
+        state: { ...state, up: 'quieting', deadline: 'quiet', endBound: true },
+        actions: [
+          { type: 'armDeadline', deadline: 'quiet' },
+          { type: 'armEndBound' },
+        ],
+      };
     }
 
     case 'inputFailed':
@@ -223,6 +251,19 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
       if (state.deadline !== 'drain' && state.deadline !== 'quiet') return same(state);
       return { state, actions: [{ type: 'armDeadline', deadline: state.deadline }] };
 
+    case 'endBound':
+      if (!state.endBound) return same(state);
+      if (state.up !== 'quieting') return same({ ...state, endBound: false });
+      // The server was still sending: its answer is in progress as our end goes out.
+      return shutdownUp(policy, { ...state, endBound: false, answerInProgress: true }, true);
+
+    case 'outputBlocked':
+      return same({ ...state, outputBlocked: event.blocked });
+
+    case 'received':
+      if (state.up !== 'shut' || state.answerInProgress || state.down !== 'open') return same(state);
+      return same({ ...state, answerInProgress: true });
+
     case 'networkWriteFailed': {
       if (state.up === 'abandoned' && state.failure) return same(state);
       if (state.remoteEnd || state.down !== 'open') {
@@ -235,8 +276,8 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
       // wait in the kernel: the read side is read to its end (while it makes
       // progress), delivered, then the failure is reported.
       return {
-        state: { ...state, up: 'abandoned', writesPending: false, failure: { code: EXIT_SYSTEM, message: event.message }, deadline: 'drain' },
-        actions: [{ type: 'stopInput' }, { type: 'armDeadline', deadline: 'drain' }, { type: 'debug', message: `${event.message}: reading what the server sent before` }],
+        state: { ...state, up: 'abandoned', writesPending: false, failure: { code: EXIT_SYSTEM, message: event.message }, deadline: 'drain', endBound: false },
+        actions: [{ type: 'stopInput' }, ...(state.endBound ? [{ type: 'disarmEndBound' } as const] : []), { type: 'armDeadline', deadline: 'drain' }, { type: 'debug', message: `${event.message}: reading what the server sent before` }],
       };
     }
 
@@ -253,7 +294,7 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
       const failure = state.failure ?? event.failure;
       const up: UpState = state.up === 'shut' ? 'shut' : 'abandoned';
       return {
-        state: { ...state, failure, up, down: 'delivering', deadline: 'none' },
+        state: { ...state, failure, up, down: 'delivering', deadline: 'none', endBound: false },
         actions: [...disarm(state), ...(up === 'abandoned' ? [{ type: 'stopInput' } as const] : []), { type: 'endOutput' }],
       };
     }
@@ -284,7 +325,10 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
     case 'deadline': {
       if (state.deadline === 'quiet') {
         if (state.up !== 'quieting') return same({ ...state, deadline: 'none' });
-        return shutdownUp(policy, { ...state, deadline: 'none' });
+        // Silence while our own reader holds the server's data back is not
+        // the server being quiet: wait again.
+        if (state.outputBlocked) return { state, actions: [{ type: 'armDeadline', deadline: 'quiet' }] };
+        return shutdownUp(policy, { ...state, deadline: 'none' }, false);
       }
       if (state.deadline !== 'drain') return same(state);
       if (state.failure && state.down === 'open') {
@@ -299,11 +343,19 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
   }
 }
 
-function shutdownUp(policy: SessionPolicy, state: SessionState): Transition {
+function shutdownUp(policy: SessionPolicy, state: SessionState, byBound: boolean): Transition {
   // TLS 1.3: close_notify closes our direction only (RFC 8446 6.1), so it is
   // always sent; before 1.3 only under -S, else a bare FIN keeps duplex.
   const closeNotify = state.tls13 || policy.closeNotify;
-  return { state: { ...state, up: 'shut' }, actions: [{ type: 'shutdownUp', closeNotify }] };
+  const actions: SessionAction[] = [];
+  if (byBound) {
+    // The quiet deadline is still armed: it has nothing left to decide.
+    actions.push({ type: 'disarmDeadline' }, { type: 'debug', message: 'the server is still sending: our end goes out at the end bound' });
+  } else if (state.endBound) {
+    actions.push({ type: 'disarmEndBound' });
+  }
+  actions.push({ type: 'shutdownUp', closeNotify });
+  return { state: { ...state, up: 'shut', endBound: false, deadline: 'none' }, actions };
 }
 
 function networkEnded(policy: SessionPolicy, state: SessionState, how: RemoteEnd, message?: string, alert?: string): Transition {
@@ -316,8 +368,10 @@ function networkEnded(policy: SessionPolicy, state: SessionState, how: RemoteEnd
     actions.push({ type: 'debug', message: 'EOF from the network without close_notify' });
     // Under -j a bare FIN is a normal end, but after our own half-close it
     // is how servers that give up on a half-closed client cut their answer.
-    if (alert) actions.push({ type: 'warn', message: `${ALERT_AFTER_HALF_CLOSE} (${alert})${HALF_CLOSE_ADVICE}` });
-    else if (state.up === 'shut') actions.push({ type: 'warn', message: HALF_CLOSE_WARNING });
+    // Only when an answer was coming: after a quiet pause and nothing since,
+    // the answer was complete and the server's bare FIN cut nothing.
+    if (alert && state.answerInProgress) actions.push({ type: 'warn', message: `${ALERT_AFTER_HALF_CLOSE} (${alert})${HALF_CLOSE_ADVICE}` });
+    else if (state.up === 'shut' && state.answerInProgress) actions.push({ type: 'warn', message: HALF_CLOSE_WARNING });
   }
   if (how === 'close_notify') actions.push({ type: 'debug', message: 'end of the remote stream (close_notify)' });
   let up = state.up;
@@ -326,7 +380,7 @@ function networkEnded(policy: SessionPolicy, state: SessionState, how: RemoteEnd
     up = 'abandoned';
     actions.push({ type: 'stopInput' });
   }
-  return { state: { ...state, remoteEnd: how, failure, up, down: 'delivering', deadline: 'none' }, actions: [...actions, { type: 'endOutput' }] };
+  return { state: { ...state, remoteEnd: how, failure, up, down: 'delivering', deadline: 'none', endBound: false }, actions: [...actions, { type: 'endOutput' }] };
 }
 
 /** After writes settle: the session is over once the output is closed too. */
@@ -342,11 +396,15 @@ function fail(state: SessionState, failure: Failure): Transition {
 }
 
 function finish(state: SessionState, actions: SessionAction[]): Transition {
-  return { state: { ...state, phase: 'done', deadline: 'none' }, actions: [...actions, { type: 'finish' }] };
+  return { state: { ...state, phase: 'done', deadline: 'none', endBound: false }, actions: [...actions, { type: 'finish' }] };
 }
 
+/** Both clocks stop (the end bound only matters while our end waits). */
 function disarm(state: SessionState): SessionAction[] {
-  return state.deadline !== 'none' ? [{ type: 'disarmDeadline' }] : [];
+  return [
+    ...(state.deadline !== 'none' ? [{ type: 'disarmDeadline' } as const] : []),
+    ...(state.endBound ? [{ type: 'disarmEndBound' } as const] : []),
+  ];
 }
 
 function same(state: SessionState): Transition {

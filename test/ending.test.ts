@@ -14,7 +14,7 @@ import { connect, Socket } from 'net';
 import type { TLSSocket } from 'tls';
 import { Pki, Cert, serverPki, K } from './helpers/pki';
 import { BIN, RunResult, cleanEnv, runWithSocket, sha256, waitFor } from './helpers/harness';
-import { startTlsOverTcp } from './helpers/servers';
+import { startOpensslServer, startTlsOverTcp } from './helpers/servers';
 
 let pki: Pki;
 let root: Cert;
@@ -197,7 +197,8 @@ test('without --no-shutdown, -j: a server that drops the connection after our ha
     assert.equal(seen.clientEnded, true);
     if (r.stdout.length < big.length) {
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /^s6-tlsc-io: warning: the server ended without close_notify after our half-close: .*--no-shutdown.*-J/);
+      assert.match(r.stderr, /^s6-tlsc-io: warning: the server ended without close_notify while its answer was still coming after our half-close: .*--no-shutdown.*-J/);
+      assert.doesNotMatch(r.stderr, /nginx/, 'the warning names no server');
     } else {
       assert.equal(r.code, 0, r.stderr);
     }
@@ -222,5 +223,104 @@ test('--no-shutdown -J: the server ends with close_notify: exit 0; without it: 9
   } finally {
     withNotify.close();
     without.close();
+  }
+});
+
+// A server that streams until the client ends (a log follower): it is never
+// quiet, so our end goes out at the end bound, and the session ends. It
+// answers our end with its own: close_notify (a clean end, exit 0 under -J
+// too) or a bare FIN (exit 0 under -j with the warning: its stream was
+// coming; 98 under -J).
+function streaming(endWith: 'close_notify' | 'fin', seen: { clientEnded: boolean }) {
+  return (tls: TLSSocket, raw: Socket): void => {
+    const piece = Buffer.alloc(16 * 1024, 'y');
+    let ended = false;
+    const send = (): void => {
+      if (ended || raw.destroyed) return;
+      tls.write(piece, () => setTimeout(send, 1));
+    };
+    send();
+    tls.on('data', () => undefined);
+    tls.on('end', () => {
+      seen.clientEnded = true;
+      ended = true;
+      if (endWith === 'close_notify') tls.end();
+      else raw.end();
+    });
+  };
+}
+
+for (const version of ['TLSv1.2', 'TLSv1.3']) {
+  for (const [flag, endWith, code, warned] of [
+    ['-s', 'close_notify', 0, false],
+    ['-J', 'close_notify', 0, false],
+    ['-s', 'fin', 0, true],
+    ['-J', 'fin', 98, false],
+  ] as const) {
+    test(`a server streaming until the client ends, stdin empty, ${version} ${flag}, it answers our end with ${endWith}: the session ends (exit ${code})`, async (t) => {
+      const seen = { clientEnded: false };
+      const server = await tlsServer(streaming(endWith, seen));
+      try {
+        const r = await runWithSocket(server.port, [flag, `--max-protocol=${version}`, ...K, '6', '7'], {
+          env: { CAFILE: root.certPath },
+          stdin: '',
+          // Generous: the end bound is 3 s; a loaded machine must not fail this.
+          timeoutMs: 30_000,
+        });
+        t.diagnostic(`ended after ${r.elapsed} ms, ${r.stdout.length} bytes received`);
+        assert.equal(seen.clientEnded, true, 'the server saw our end');
+        assert.equal(r.code, code, r.stderr);
+        assert.ok(r.stdout.length > 0);
+        assert.ok(r.stdout.equals(Buffer.alloc(r.stdout.length, 'y')), 'the stream, in order');
+        if (code === 98) assert.equal(r.stderr, 's6-tlsc-io: fatal: remote closed connection without a close_notify\n');
+        else if (warned) assert.match(r.stderr, /^s6-tlsc-io: warning: the server ended without close_notify while its answer was still coming after our half-close: .*--no-shutdown.*-J.*\n$/);
+        else assert.equal(r.stderr, '');
+      } finally {
+        server.close();
+      }
+    });
+  }
+}
+
+test('no warning where nothing was cut: prog sends nothing, the server answers our FIN with its own (TLS 1.2, -s)', async () => {
+  const server = await tlsServer((tls, raw) => {
+    tls.on('data', () => undefined);
+    tls.on('end', () => raw.end());
+  });
+  try {
+    const r = await runWithSocket(server.port, ['--max-protocol=TLSv1.2', ...K, '6', '7'], { env: { CAFILE: root.certPath }, stdin: '' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout.length, 0);
+  } finally {
+    server.close();
+  }
+});
+
+test('no warning where nothing was cut: an answer complete before our FIN, the server ends without close_notify (TLS 1.2, -s)', async () => {
+  const server = await tlsServer((tls, raw) => {
+    tls.once('data', () => tls.write(reply));
+    tls.on('end', () => raw.end());
+  });
+  try {
+    const r = await runWithSocket(server.port, ['--max-protocol=TLSv1.2', ...K, '6', '7'], { env: { CAFILE: root.certPath }, stdin: 'hello' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.equal(sha256(r.stdout), sha256(reply));
+  } finally {
+    server.close();
+  }
+});
+
+test('no warning where nothing was cut: openssl s_server on TLS 1.2, -s', async () => {
+  const s = await startOpensslServer(['-tls1_2', '-quiet', '-cert', leaf.certPath, '-key', leaf.keyPath]);
+  try {
+    const r = await runWithSocket(s.port, [...K, '6', '7'], { env: { CAFILE: root.certPath }, stdin: 'hello\n' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    s.process.kill();
+    assert.match(await s.output, /hello/, 'the server got the request');
+  } finally {
+    s.process.kill();
   }
 });

@@ -39,21 +39,29 @@ const rows: Row[] = [
   { name: '-K expires during the handshake: 98 with the time', policy: { handshakeTimeoutMs: 500 }, from: initialState({ ...DEFAULT, handshakeTimeoutMs: 500 }), event: { type: 'deadline' }, to: { phase: 'done', failure: { code: 98, message: 'handshake timed out after 500 ms' } }, actions: ['disarmDeadline', 'finish'] },
   { name: 'a late deadline without -K changes nothing', from: initialState(DEFAULT), event: { type: 'deadline' }, to: { phase: 'handshaking' }, actions: [] },
   { name: 'input EOF: flush first', from: running(), event: { type: 'inputEnded' }, to: { up: 'flushing' }, actions: ['flushUp'] },
-  { name: 'flushed: our end waits for the server to be quiet a moment', from: running({ up: 'flushing' }), event: { type: 'upFlushed' }, to: { up: 'quieting', deadline: 'quiet' }, actions: ['armDeadline'] },
-  { name: 'quiet on TLS 1.3 with -s: close_notify then FIN', from: running({ up: 'quieting', deadline: 'quiet', tls13: true }), event: { type: 'deadline' }, to: { up: 'shut' }, actions: ['shutdownUp:notify'] },
-  { name: 'quiet on TLS 1.2 with -S: close_notify then FIN', policy: { closeNotify: true }, from: running({ up: 'quieting', deadline: 'quiet', tls13: false }), event: { type: 'deadline' }, to: { up: 'shut' }, actions: ['shutdownUp:notify'] },
-  { name: 'quiet on TLS 1.3 with -s: close_notify then FIN', from: running({ up: 'quieting', deadline: 'quiet', tls13: true }), event: { type: 'deadline' }, to: { up: 'shut' }, actions: ['shutdownUp:notify'] },
-  { name: 'quiet on TLS 1.2 with -S: close_notify then FIN', policy: { closeNotify: true }, from: running({ up: 'quieting', deadline: 'quiet', tls13: false }), event: { type: 'deadline' }, to: { up: 'shut' }, actions: ['shutdownUp:notify'] },
-  { name: 'the server sends more: the quiet wait starts again', from: running({ up: 'quieting', deadline: 'quiet' }), event: { type: 'progress' }, to: { up: 'quieting', deadline: 'quiet' }, actions: ['armDeadline'] },
-  { name: 'quiet on TLS 1.2 with -s: a bare FIN', from: running({ up: 'quieting', deadline: 'quiet', tls13: false }), event: { type: 'deadline' }, to: { up: 'shut', deadline: 'none' }, actions: ['shutdownUp:fin'] },
-  { name: 'the server ended while we waited: no end of ours is needed', from: running({ up: 'quieting', deadline: 'quiet' }), event: { type: 'networkEnded', how: 'close_notify' }, to: { up: 'abandoned', down: 'delivering', deadline: 'none' }, actions: ['disarmDeadline', 'debug', 'stopInput', 'endOutput'] },
-  { name: 'an alert in answer to our bare FIN under -j: an end like a FIN, with a warning', from: running({ up: 'shut', tls13: false }), event: { type: 'networkFailed', failure: { code: 98, message: 'the server sent a fatal alert: decode error' }, alert: 'decode error' }, to: { down: 'delivering', remoteEnd: 'fin', failure: undefined }, actions: ['debug', 'warn:alert', 'endOutput'] },
+  { name: 'flushed: our end waits for the server to be quiet a moment, and at the latest for the end bound', from: running({ up: 'flushing' }), event: { type: 'upFlushed' }, to: { up: 'quieting', deadline: 'quiet', endBound: true }, actions: ['armDeadline', 'armEndBound'] },
+  { name: 'quiet on TLS 1.3 with -s: close_notify then FIN, the bound stops', from: running({ up: 'quieting', deadline: 'quiet', endBound: true, tls13: true }), event: { type: 'deadline' }, to: { up: 'shut', endBound: false, answerInProgress: undefined }, actions: ['disarmEndBound', 'shutdownUp:notify'] },
+  { name: 'quiet on TLS 1.2 with -S: close_notify then FIN', policy: { closeNotify: true }, from: running({ up: 'quieting', deadline: 'quiet', endBound: true, tls13: false }), event: { type: 'deadline' }, to: { up: 'shut' }, actions: ['disarmEndBound', 'shutdownUp:notify'] },
+  { name: 'the server sends more: the quiet wait starts again', from: running({ up: 'quieting', deadline: 'quiet', endBound: true }), event: { type: 'progress' }, to: { up: 'quieting', deadline: 'quiet', endBound: true }, actions: ['armDeadline'] },
+  { name: 'quiet on TLS 1.2 with -s: a bare FIN', from: running({ up: 'quieting', deadline: 'quiet', endBound: true, tls13: false }), event: { type: 'deadline' }, to: { up: 'shut', deadline: 'none' }, actions: ['disarmEndBound', 'shutdownUp:fin'] },
+  { name: 'silence while our output is full is not quiet: wait again', from: running({ up: 'quieting', deadline: 'quiet', endBound: true, outputBlocked: true }), event: { type: 'deadline' }, to: { up: 'quieting', deadline: 'quiet' }, actions: ['armDeadline'] },
+  { name: 'the output takes data again', from: running({ up: 'quieting', deadline: 'quiet', outputBlocked: true }), event: { type: 'outputBlocked', blocked: false }, to: { outputBlocked: false }, actions: [] },
+  { name: 'the end bound passes while the server still sends (TLS 1.3): close_notify then FIN, an answer in progress', from: running({ up: 'quieting', deadline: 'quiet', endBound: true, tls13: true }), event: { type: 'endBound' }, to: { up: 'shut', deadline: 'none', endBound: false, answerInProgress: true }, actions: ['disarmDeadline', 'debug', 'shutdownUp:notify'] },
+  { name: 'the end bound passes on TLS 1.2 with -s: a bare FIN', from: running({ up: 'quieting', deadline: 'quiet', endBound: true, tls13: false }), event: { type: 'endBound' }, to: { up: 'shut', answerInProgress: true }, actions: ['disarmDeadline', 'debug', 'shutdownUp:fin'] },
+  { name: 'the end bound passes even while our output is full', from: running({ up: 'quieting', deadline: 'quiet', endBound: true, outputBlocked: true, tls13: false }), event: { type: 'endBound' }, to: { up: 'shut' }, actions: ['disarmDeadline', 'debug', 'shutdownUp:fin'] },
+  { name: 'a late end bound after our end changes nothing', from: running({ up: 'shut' }), event: { type: 'endBound' }, to: { up: 'shut' }, actions: [] },
+  { name: 'the server ended while we waited: no end of ours is needed', from: running({ up: 'quieting', deadline: 'quiet', endBound: true }), event: { type: 'networkEnded', how: 'close_notify' }, to: { up: 'abandoned', down: 'delivering', deadline: 'none', endBound: false }, actions: ['disarmDeadline', 'disarmEndBound', 'debug', 'stopInput', 'endOutput'] },
+  { name: 'data after our end: an answer in progress', from: running({ up: 'shut' }), event: { type: 'received' }, to: { answerInProgress: true }, actions: [] },
+  { name: 'data before our end is no answer after it', from: running({ up: 'quieting', deadline: 'quiet' }), event: { type: 'received' }, to: { answerInProgress: undefined }, actions: [] },
+  { name: 'an alert in answer to our bare FIN under -j, nothing coming: an end like a FIN, no warning', from: running({ up: 'shut', tls13: false }), event: { type: 'networkFailed', failure: { code: 98, message: 'the server sent a fatal alert: decode error' }, alert: 'decode error' }, to: { down: 'delivering', remoteEnd: 'fin', failure: undefined }, actions: ['debug', 'endOutput'] },
+  { name: 'an alert in answer to our bare FIN under -j while an answer came: a warning', from: running({ up: 'shut', tls13: false, answerInProgress: true }), event: { type: 'networkFailed', failure: { code: 98, message: 'the server sent a fatal alert: decode error' }, alert: 'decode error' }, to: { down: 'delivering', remoteEnd: 'fin', failure: undefined }, actions: ['debug', 'warn:alert', 'endOutput'] },
   { name: 'the same alert under -J: 98', policy: { enforceCloseNotify: true }, from: running({ up: 'shut', tls13: false }), event: { type: 'networkFailed', failure: { code: 98, message: 'x' }, alert: 'decode error' }, to: { down: 'delivering', failure: { code: 98, message: 'x' } }, actions: ['endOutput'] },
   { name: 'an alert before any end of ours: 98', from: running({ tls13: false }), event: { type: 'networkFailed', failure: { code: 98, message: 'x' }, alert: 'decode error' }, to: { failure: { code: 98, message: 'x' } }, actions: ['stopInput', 'endOutput'] },
   { name: 'flushed with --no-shutdown: nothing is sent', policy: { noShutdown: true }, from: running({ up: 'flushing' }), event: { type: 'upFlushed' }, to: { up: 'held' }, actions: ['debug'] },
   { name: 'close_notify from the server: deliver, stop the input', from: running(), event: { type: 'networkEnded', how: 'close_notify' }, to: { down: 'delivering', up: 'abandoned', remoteEnd: 'close_notify' }, actions: ['debug', 'stopInput', 'endOutput'] },
   { name: 'a FIN under -j: a normal end', from: running(), event: { type: 'networkEnded', how: 'fin' }, to: { down: 'delivering', failure: undefined }, actions: ['debug', 'stopInput', 'endOutput'] },
-  { name: 'a FIN under -j after our half-close: the warning', from: running({ up: 'shut' }), event: { type: 'networkEnded', how: 'fin' }, to: { down: 'delivering', up: 'shut' }, actions: ['debug', `warn:${HALF_CLOSE_WARNING}`, 'endOutput'] },
+  { name: 'a FIN under -j after our half-close while an answer came: the warning', from: running({ up: 'shut', answerInProgress: true }), event: { type: 'networkEnded', how: 'fin' }, to: { down: 'delivering', up: 'shut' }, actions: ['debug', `warn:${HALF_CLOSE_WARNING}`, 'endOutput'] },
+  { name: 'a FIN under -j after our half-close, nothing since (the answer was over): no warning', from: running({ up: 'shut' }), event: { type: 'networkEnded', how: 'fin' }, to: { down: 'delivering', up: 'shut' }, actions: ['debug', 'endOutput'] },
   { name: 'a FIN under -J: 98, after delivering', policy: { enforceCloseNotify: true }, from: running({ up: 'shut' }), event: { type: 'networkEnded', how: 'fin' }, to: { down: 'delivering', failure: { code: 98, message: TRUNCATED } }, actions: ['endOutput'] },
   { name: 'a reset: 111, after delivering', from: running(), event: { type: 'networkEnded', how: 'reset', message: 'unable to read from the network: Connection reset by peer' }, to: { down: 'delivering', failure: { code: 111, message: 'unable to read from the network: Connection reset by peer' } }, actions: ['stopInput', 'endOutput'] },
   { name: 'output ended after a clean end: done, success', from: running({ up: 'abandoned', down: 'delivering', remoteEnd: 'close_notify' }), event: { type: 'outputEnded' }, to: { phase: 'done', down: 'closed', failure: undefined }, actions: ['finish'] },
@@ -109,6 +117,10 @@ const EVENTS: SessionEvent[] = [
   { type: 'writesPending', pending: true },
   { type: 'writesPending', pending: false },
   { type: 'progress' },
+  { type: 'endBound' },
+  { type: 'received' },
+  { type: 'outputBlocked', blocked: true },
+  { type: 'outputBlocked', blocked: false },
   { type: 'networkWriteFailed', message: 'w' },
   { type: 'networkEnded', how: 'close_notify' },
   { type: 'networkEnded', how: 'fin' },
@@ -185,10 +197,18 @@ test('machine: every event from every reachable state keeps the invariants, unde
         if (to.deadline !== from.deadline && to.deadline !== 'none') assert.ok(types.includes('armDeadline'), where);
         if (from.deadline !== 'none' && to.deadline === 'none') assert.ok(types.includes('disarmDeadline') || types.includes('finish') || event.type === 'deadline', where);
         if (to.phase === 'done') assert.equal(to.deadline, 'none', where);
+        // the end bound: armed once, when our end starts waiting; stopped whenever the wait ends
+        if (types.includes('armEndBound')) assert.ok(from.up === 'flushing' && to.up === 'quieting' && to.endBound, where);
+        if (from.endBound && !to.endBound) assert.ok(types.includes('disarmEndBound') || types.includes('finish') || event.type === 'endBound', where);
+        if (to.endBound) assert.equal(to.up, 'quieting', where);
+        // our end always goes out: once the bound passes while waiting, it goes at once
+        if (event.type === 'endBound' && from.phase === 'running' && from.up === 'quieting' && from.endBound) assert.ok(types.includes('shutdownUp'), where);
+        // the half-close warning only when an answer was coming after our end
+        if (types.includes('warn') && event.type !== 'networkFailed') assert.ok(from.answerInProgress, where);
         // a fatal alert is forgiven only under -j, after our own bare FIN, with a warning
         if (event.type === 'networkFailed' && event.alert && from.phase === 'running' && from.down === 'open' && !from.failure && !to.failure) {
           assert.ok(!policy.enforceCloseNotify && from.up === 'shut' && !from.tls13 && !policy.closeNotify, where);
-          assert.ok(types.includes('warn'), where);
+          assert.equal(types.includes('warn'), Boolean(from.answerInProgress), where);
         }
         // the output is ended once
         if (types.includes('endOutput')) assert.equal(from.down, 'open', where);
