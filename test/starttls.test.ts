@@ -225,7 +225,7 @@ const badServers: [string, (c: Conversation) => Promise<void>, RegExp][] = [
     c.send('220 mail.test ESMTP\r\n');
     await c.line();
     c.close();
-  }, /^s6-tlsclient: fatal: server closed the connection before TLS\n$/],
+  }, /^s6-tlsclient: fatal: smtp server closed the connection before TLS; it said last: 220 mail\.test ESMTP\n$/],
   ['sends garbage', async (c) => c.send('HTTP/1.1 400 Bad Request\r\n\r\n'), /^s6-tlsclient: fatal: smtp server: unexpected reply: HTTP\/1\.1 400 Bad Request\n$/],
   ['sends an endless line', async (c) => {
     const chunk = Buffer.alloc(64 * 1024, 0x41);

@@ -4,7 +4,6 @@
 // the tunnel.
 
 import { isIP, Socket } from 'net';
-import { hostname } from 'os';
 import { engineConfigFrom, programFlags, parseServerName, sessionArgs, sessionFlags, unsignedOption } from '../config';
 import { ArgSpec, FlagSpec, optionArgv, parseOptions, parseUnsigned, OptionTable } from '../options';
 import { UsageError } from '../errors';
@@ -128,7 +127,7 @@ async function main(): Promise<number> {
       localPort,
     });
     say.info(`connected to ${socket.remoteAddress} port ${socket.remotePort}`);
-    if (starttls) await startTls(socket, starttls, { helloName: localName ?? hostname(), serverName }, (line) => say.info(line), config.handshakeTimeoutMs);
+    if (starttls) await startTls(socket, starttls, { helloName: localName, serverName }, (line) => say.info(line), config.handshakeTimeoutMs);
     return socket;
   };
   // prog sees only the TCP variables of this connection.
