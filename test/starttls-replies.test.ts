@@ -154,6 +154,7 @@ test('the EHLO name: our FQDN, the canonical name /etc/hosts gives, else our add
   assert.equal(addressLiteral('fe80::1%eth0'), '[IPv6:fe80::1]');
   assert.equal(hostsCanonicalName('VM', '10.0.0.1 other.example\n10.0.0.2 vm.example.net vm\n'), 'vm.example.net');
   // what goes out without -l: never a bare name
-  const r = await against('smtp', '220 hi\r\n', false, undefined);
+  const r = await against('smtp', '220 hi\r\n554 no\r\n', false, undefined);
+  assert.equal(r.error, 'smtp server refused EHLO: 554 no');
   assert.match(r.sent, /^EHLO (\[127\.0\.0\.1\]|[^.\s]+\.[^\s]+)\r\n$/);
 });
