@@ -34,6 +34,8 @@ test          cmd:vsftpd                               vsftpd
 test          cmd:prosody                              prosody
 test          file:/usr/lib/postgresql/*/bin/postgres  postgresql
 test          py:aiosmtpd                              python3-aiosmtpd
+test          cmd:exim4                                exim4-daemon-light
+test          cmd:pgbouncer                            pgbouncer
 interop       cmd:nginx                                nginx-light
 interop       cmd:haproxy                              haproxy
 interop       cmd:stunnel4                             stunnel4

@@ -14,7 +14,7 @@ import { REPO, cleanEnv, runCommand } from './helpers/harness';
 import { spawn } from 'child_process';
 import { once } from 'events';
 import { startMailServer } from './helpers/mailserver';
-import { startDovecot, startPostgres, startProsody, startVsftpd } from './helpers/realservers';
+import { startDovecot, startExim, startPgbouncer, startPostgres, startProsody, startVsftpd } from './helpers/realservers';
 import { startScriptedServer, Conversation } from './helpers/scripted';
 
 const TLSCLIENT = join(REPO, 'bin', 's6-tlsclient');
@@ -146,7 +146,7 @@ test('ftp (vsftpd): AUTH TLS; the anonymous login vsftpd refuses in cleartext is
   }
 });
 
-test('xmpp (Prosody, TLS required): a new stream under TLS offers SASL ANONYMOUS and no starttls', async () => {
+test('xmpp (Prosody, TLS required): a new stream under TLS offers SASL ANONYMOUS and no starttls; an unknown host gets its stream error quoted', async () => {
   const xmpp = await startProsody(leaf, 'mail.test');
   try {
     const header = "<?xml version='1.0'?><stream:stream to='mail.test' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>";
@@ -157,6 +157,12 @@ test('xmpp (Prosody, TLS required): a new stream under TLS offers SASL ANONYMOUS
     assert.match(text, /<mechanism>ANONYMOUS<\/mechanism>/);
     assert.doesNotMatch(text, /starttls/);
     assert.match(text, /<\/stream:stream>$/);
+    // A host Prosody does not serve: its stream error before TLS, in words, and shown under -v 2
+    const unknown = await throughTunnel('xmpp', xmpp.ports.xmpp, 'x', ['-k', 'other.test', '--verbosity=2']);
+    assert.equal(unknown.code, 98);
+    assert.match(unknown.stderr, /^s6-tlsclient: info: S: .*<stream:error><host-unknown /m);
+    assert.match(unknown.stderr, /^s6-tlsclient: fatal: xmpp server refused the stream: host-unknown( \(.+\))?$/m);
+    assert.equal(unknown.ran, false);
   } finally {
     await xmpp.stop();
   }
@@ -208,6 +214,70 @@ test('nntp (scripted server): CAPABILITIES, STARTTLS, CAPABILITIES again under T
   }
 });
 
+/** A PostgreSQL message: its type byte, its length, its body. */
+function pgMessage(type: string, body: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head.write(type, 'latin1');
+  head.writeUInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
+
+test('postgres (PgBouncer): SSLRequest, then its admin console under TLS says this client is on TLSv1.3; with TLS disabled its N is shown and quoted', async () => {
+  const params = Buffer.from('user\0tester\0database\0pgbouncer\0\0');
+  const startup = Buffer.alloc(8 + params.length);
+  startup.writeUInt32BE(startup.length, 0);
+  startup.writeUInt32BE(196608, 4);
+  params.copy(startup, 8);
+  const messages = Buffer.concat([startup, pgMessage('Q', Buffer.from('SHOW CLIENTS;\0')), pgMessage('X', Buffer.alloc(0))]);
+  const bouncer = await startPgbouncer(leaf, 'allow');
+  try {
+    const r = await throughTunnel('postgres', bouncer.ports.postgres, messages, ['--verbosity=2']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^s6-tlsclient: info: C: SSLRequest\ns6-tlsclient: info: S: S$/m);
+    // AuthenticationOk first; SHOW CLIENTS's row for us names the TLS version; ReadyForQuery last
+    assert.deepEqual(r.received.subarray(0, 9), Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0]));
+    assert.match(r.received.toString('latin1'), /TLSv1\.3\/TLS_AES_256_GCM_SHA384/);
+    assert.deepEqual(r.received.subarray(-6), Buffer.from([0x5a, 0, 0, 0, 5, 0x49]));
+  } finally {
+    await bouncer.stop();
+  }
+  const plain = await startPgbouncer(leaf, 'disable');
+  try {
+    const r = await throughTunnel('postgres', plain.ports.postgres, messages, ['--verbosity=2']);
+    assert.equal(r.code, 98);
+    assert.match(r.stderr, /^s6-tlsclient: info: S: N\ns6-tlsclient: fatal: postgres server refused SSL \(answered N to SSLRequest\)\n$/m);
+    assert.equal(r.ran, false);
+  } finally {
+    await plain.stop();
+  }
+});
+
+test('smtp (Exim, strict about the EHLO name): without -l our FQDN or address literal is accepted, a message goes in under TLS; -l with a bare name is refused with its words', async () => {
+  const smtp = await startExim(leaf);
+  try {
+    const r = await throughTunnel(
+      'smtp',
+      smtp.ports.smtp,
+      'EHLO client.test\r\nMAIL FROM:<me@client.test>\r\nRCPT TO:<you@mail.test>\r\nDATA\r\nSubject: s\r\n\r\nbody\r\n.\r\nQUIT\r\n',
+      ['--verbosity=2'],
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^s6-tlsclient: info: C: EHLO (\[127\.0\.0\.1\]|[^.\s]+\.\S+)$/m);
+    const received = r.received.toString();
+    assert.match(received, /^250-mail\.test Hello client\.test \[127\.0\.0\.1\]\r\n/);
+    assert.doesNotMatch(received, /STARTTLS/);
+    assert.match(received, /\r\n250 OK id=\S+\r\n221 mail\.test closing connection\r\n$/);
+    // Exim's log: the message came in over TLS (P=esmtps, X=the cipher)
+    assert.match(smtp.log(), /<= me@client\.test H=\(client\.test\) \[127\.0\.0\.1\] P=esmtps X=TLS1\.3:/);
+    const bare = await throughTunnel('smtp', smtp.ports.smtp, 'QUIT\r\n', ['-l', 'vm']);
+    assert.equal(bare.code, 98);
+    assert.equal(bare.stderr, 's6-tlsclient: fatal: smtp server refused EHLO: 550 HELO/EHLO name must be a FQDN or an address literal\n');
+    assert.equal(bare.ran, false);
+  } finally {
+    await smtp.stop();
+  }
+});
+
 /** SMTP greeting and EHLO with STARTTLS offered, then `then` for the STARTTLS command. */
 function smtpUntilStarttls(then: (c: Conversation) => Promise<void> | void): (c: Conversation) => Promise<void> {
   return async (c) => {
@@ -225,7 +295,7 @@ const badServers: [string, (c: Conversation) => Promise<void>, RegExp][] = [
     c.send('220 mail.test ESMTP\r\n');
     await c.line();
     c.close();
-  }, /^s6-tlsclient: fatal: server closed the connection before TLS\n$/],
+  }, /^s6-tlsclient: fatal: smtp server closed the connection before TLS; it said last: 220 mail\.test ESMTP\n$/],
   ['sends garbage', async (c) => c.send('HTTP/1.1 400 Bad Request\r\n\r\n'), /^s6-tlsclient: fatal: smtp server: unexpected reply: HTTP\/1\.1 400 Bad Request\n$/],
   ['sends an endless line', async (c) => {
     const chunk = Buffer.alloc(64 * 1024, 0x41);

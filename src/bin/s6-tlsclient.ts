@@ -4,7 +4,6 @@
 // the tunnel.
 
 import { isIP, Socket } from 'net';
-import { hostname } from 'os';
 import { engineConfigFrom, programFlags, parseServerName, sessionArgs, sessionFlags, unsignedOption } from '../config';
 import { ArgSpec, FlagSpec, optionArgv, parseOptions, parseUnsigned, OptionTable } from '../options';
 import { UsageError } from '../errors';
@@ -134,7 +133,7 @@ async function main(): Promise<number> {
     say.info(`connected to ${socket.remoteAddress} port ${socket.remotePort}`);
     if (starttls) {
       const started = performance.now();
-      await startTls(socket, starttls, { helloName: localName ?? hostname(), serverName }, (line) => say.info(line), config.handshakeTimeoutMs);
+      await startTls(socket, starttls, { helloName: localName, serverName }, (line) => say.info(line), config.handshakeTimeoutMs);
       if (config.handshakeTimeoutMs > 0) handshakeTimeLeftMs = Math.max(1, Math.ceil(config.handshakeTimeoutMs - (performance.now() - started)));
     }
     return socket;

@@ -10,6 +10,28 @@ import { EXIT_SYSTEM, EXIT_TLS, FatalError, describeSystemError } from '../error
 export const MAX_LINE = 8192;
 /** Most bytes the whole prelude may take from the server. */
 export const MAX_PRELUDE = 64 * 1024;
+/** Most characters of the server's words put into a message or an `S:` line. */
+export const MAX_QUOTE = 300;
+
+/**
+ * The server's words made safe for a terminal and a log: UTF-8 (invalid
+ * bytes replaced), every control character (C0, DEL, C1) written as \xNN
+ * or \r, \n, \t, and at most `limit` characters.
+ */
+export function quote(words: string | Buffer, limit = MAX_QUOTE): string {
+  const text = typeof words === 'string' ? words : words.toString('utf8');
+  const bounded = [...text];
+  const cut = bounded.length > limit;
+  const escaped = bounded.slice(0, limit).map((ch) => {
+    const c = ch.codePointAt(0)!;
+    if (ch === '\r') return '\\r';
+    if (ch === '\n') return '\\n';
+    if (ch === '\t') return '\\t';
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return `\\x${c.toString(16).padStart(2, '0')}`;
+    return ch;
+  });
+  return escaped.join('') + (cut ? `... (${bounded.length - limit} more characters)` : '');
+}
 
 export class Dialogue {
   private buffer = Buffer.alloc(0);
@@ -17,6 +39,8 @@ export class Dialogue {
   private ended = false;
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
+  /** the server's last complete message, for the words of a refusal */
+  private lastWords: Buffer | undefined;
   private readonly onData = (chunk: Buffer): void => {
     this.total += chunk.length;
     this.buffer = Buffer.concat([this.buffer, chunk]);
@@ -47,7 +71,7 @@ export class Dialogue {
 
   private async more(): Promise<void> {
     if (this.failure) throw this.failure;
-    if (this.ended) throw refused('server closed the connection before TLS');
+    if (this.ended) throw this.closed();
     await new Promise<void>((resolve) => (this.wake = resolve));
     this.wake = undefined;
     if (this.failure) throw this.failure;
@@ -59,10 +83,9 @@ export class Dialogue {
       const nl = this.buffer.indexOf(0x0a);
       if (nl >= 0) {
         if (nl > MAX_LINE) throw refused(`server sent a line longer than ${MAX_LINE} bytes before TLS`);
-        const text = this.buffer.subarray(0, nl).toString('latin1').replace(/\r$/, '');
+        const raw = this.buffer.subarray(0, nl);
         this.buffer = this.buffer.subarray(nl + 1);
-        this.log(`S: ${text}`);
-        return text;
+        return this.heard(raw).replace(/\r$/, '');
       }
       if (this.buffer.length > MAX_LINE) throw refused(`server sent a line longer than ${MAX_LINE} bytes before TLS`);
       await this.more();
@@ -77,18 +100,56 @@ export class Dialogue {
     return data;
   }
 
-  /** Everything up to and including `marker`, as text. */
-  async until(marker: string): Promise<string> {
+  /**
+   * A binary message taken apart by the caller: kept as the server's last
+   * words and shown as one `S:` line in the caller's words.
+   */
+  said(shown: string): void {
+    this.lastWords = Buffer.from(shown);
+    this.log(`S: ${quote(shown, MAX_LINE)}`);
+  }
+
+  /** Everything up to and including the first of `markers` found, as text. */
+  async until(...markers: string[]): Promise<string> {
     for (;;) {
-      const at = this.buffer.indexOf(marker, 0, 'latin1');
-      if (at >= 0) {
-        const text = this.buffer.subarray(0, at + marker.length).toString('latin1');
-        this.buffer = this.buffer.subarray(at + marker.length);
-        this.log(`S: ${text}`);
-        return text;
+      let end = -1;
+      for (const marker of markers) {
+        const at = this.buffer.indexOf(marker, 0, 'latin1');
+        if (at >= 0 && (end < 0 || at + marker.length < end)) end = at + marker.length;
+      }
+      if (end >= 0) {
+        const raw = this.buffer.subarray(0, end);
+        this.buffer = this.buffer.subarray(end);
+        return this.heard(raw);
       }
       await this.more();
     }
+  }
+
+  /** One message taken from the server: logged, remembered, returned as text. */
+  private heard(raw: Buffer): string {
+    this.lastWords = raw;
+    const text = raw.toString('utf8');
+    this.log(`S: ${quote(text.replace(/\r?\n?$/, ''), MAX_LINE)}`);
+    return text;
+  }
+
+  /**
+   * The server ended before TLS: what it sent and we had not read yet is
+   * its last message (shown under -v 2 like any other); quoted in the error.
+   */
+  private closed(): FatalError {
+    if (this.buffer.length > 0) {
+      this.heard(this.buffer);
+      this.buffer = Buffer.alloc(0);
+    }
+    const words = this.lastWords && this.lastWords.toString('utf8').trim();
+    return refused(`${this.proto} server closed the connection before TLS` + (words ? `; it said last: ${quote(words)}` : ''));
+  }
+
+  /** A refusal quoting the server's words. */
+  refusal(message: string, words: string): FatalError {
+    return refused(`${message}: ${quote(words.trim())}`);
   }
 
   send(text: string | Buffer, shown = typeof text === 'string' ? text.replace(/\r\n$/, '') : `(${text.length} bytes)`): void {
@@ -117,7 +178,7 @@ export class Dialogue {
   checkClean(): void {
     if (this.failure) throw this.failure;
     if (this.buffer.length > 0) throw refused('server sent data after its STARTTLS answer (possible injection); not starting TLS');
-    if (this.ended) throw refused('server closed the connection before TLS');
+    if (this.ended) throw this.closed();
   }
 }
 

@@ -5,6 +5,7 @@
 import type { Socket } from 'net';
 import { UsageError } from '../errors';
 import { Dialogue, refused } from './dialogue';
+import { defaultHelloName } from './hello';
 import { PRELUDES, PreludeContext } from './protocols';
 import { startTimer } from '../timer';
 
@@ -22,7 +23,9 @@ export function starttlsProtocol(name: string): string {
 /**
  * Speaks `proto`'s prelude on `socket` up to the server's go-ahead; the
  * socket is then paused with nothing unread, ready for the TLS handshake.
- * `log` sees the dialogue, one "C: ..." or "S: ..." line each; past
+ * `log` sees the dialogue, one "C: ..." or "S: ..." line each (the
+ * server's words made safe by `quote`); without `ctx.helloName`, EHLO and
+ * LHLO greet with our FQDN or our address literal (RFC 5321 4.1.4); past
  * `timeoutMs` (0: no limit) it fails.
  */
 export async function startTls(
@@ -37,7 +40,7 @@ export async function startTls(
   // prelude as it bounds the handshake.
   const timer = timeoutMs > 0 ? startTimer(timeoutMs, () => dialogue.fail(refused(`${proto} server: no STARTTLS answer within ${timeoutMs} ms`))) : undefined;
   try {
-    await PRELUDES[proto.toLowerCase()](dialogue, ctx);
+    await PRELUDES[proto.toLowerCase()](dialogue, { ...ctx, helloName: ctx.helloName ?? defaultHelloName(socket) });
   } finally {
     timer?.cancel();
     dialogue.release();

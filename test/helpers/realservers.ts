@@ -1,6 +1,7 @@
 // Real servers from Debian packages, each on 127.0.0.1 with a throwaway
 // configuration in a temporary directory: Dovecot (IMAP, POP3), vsftpd
-// (FTP), Prosody (XMPP), PostgreSQL. Each starts in a second or two; the
+// (FTP), Prosody (XMPP), PostgreSQL, PgBouncer (PostgreSQL's pooler),
+// Exim (SMTP refusing a bare EHLO name). Each starts in a second or two; the
 // test suite runs as root (CI does), and each is stopped by its own pid.
 
 import { spawn, spawnSync, ChildProcess } from 'child_process';
@@ -207,4 +208,87 @@ export async function startPostgres(leaf: Cert): Promise<RealServer> {
   const args = ['-D', join(dir, 'data'), '-k', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'ssl=on',
     '-c', `ssl_cert_file=${dir}/server.crt`, '-c', `ssl_key_file=${dir}/server.key`, '-c', 'fsync=off'];
   return startProcess('postgres', join(bin, 'postgres'), args, dir, join(dir, 'none'), { postgres: port }, uid, gid);
+}
+
+/**
+ * Exim with STARTTLS, strict about the EHLO name as RFC 5321 4.1.4 words
+ * it: a name without a dot that is not an address literal is refused
+ * (550). Messages are only queued (never delivered) in its spool, where
+ * the test reads them back.
+ */
+export async function startExim(leaf: Cert): Promise<RealServer> {
+  const dir = mkdtempSync(join(tmpdir(), 's6-exim-'));
+  const port = await freePort();
+  chmodSync(dir, 0o755);
+  // Exim opens its logs and reads its key as its own user.
+  for (const sub of ['spool', 'log']) {
+    mkdirSync(join(dir, sub));
+    chmodSync(join(dir, sub), 0o1777);
+  }
+  copyFileSync(leaf.certPath, join(dir, 'cert.pem'));
+  copyFileSync(leaf.keyPath, join(dir, 'key.pem'));
+  chmodSync(join(dir, 'key.pem'), 0o644);
+  writeFileSync(
+    join(dir, 'exim.conf'),
+    `keep_environment =
+primary_hostname = mail.test
+spool_directory = ${dir}/spool
+log_file_path = ${dir}/log/%slog
+pid_file_path = ${dir}/exim.pid
+daemon_smtp_ports = ${port}
+local_interfaces = 127.0.0.1
+tls_advertise_hosts = *
+tls_certificate = ${dir}/cert.pem
+tls_privatekey = ${dir}/key.pem
+queue_only = true
+host_lookup =
+rfc1413_hosts =
+acl_smtp_helo = acl_check_helo
+acl_smtp_rcpt = acl_check_rcpt
+begin acl
+acl_check_helo:
+  deny message = HELO/EHLO name must be a FQDN or an address literal
+       condition = \${if match{$sender_helo_name}{\\N^(\\[.*\\]|[^.]+\\.[^.].*)$\\N}{no}{yes}}
+  accept
+acl_check_rcpt:
+  accept
+`,
+  );
+  return startProcess('exim', 'exim4', ['-C', join(dir, 'exim.conf'), '-bdf', '-oX', String(port)], dir, join(dir, 'log', 'mainlog'), { smtp: port });
+}
+
+/**
+ * PgBouncer, the PostgreSQL pooler, with TLS for its clients as `sslmode`
+ * says ("allow": offered; "disable": SSLRequest answered N). No database
+ * behind it: user "tester" reaches its admin console (database
+ * "pgbouncer"), whose SHOW CLIENTS tells each client's TLS. PgBouncer will
+ * not run as root: it switches to the postgres user.
+ */
+export async function startPgbouncer(leaf: Cert, sslmode: 'allow' | 'disable'): Promise<RealServer> {
+  const dir = mkdtempSync(join(tmpdir(), 's6-pgbouncer-'));
+  const port = await freePort();
+  const uid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  copyFileSync(leaf.certPath, join(dir, 'cert.pem'));
+  copyFileSync(leaf.keyPath, join(dir, 'key.pem'));
+  chmodSync(join(dir, 'key.pem'), 0o600);
+  writeFileSync(join(dir, 'users'), '"tester" ""\n');
+  writeFileSync(
+    join(dir, 'pgbouncer.ini'),
+    `[databases]
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = ${port}
+unix_socket_dir =
+auth_type = trust
+auth_file = ${dir}/users
+admin_users = tester
+logfile = ${dir}/log
+client_tls_sslmode = ${sslmode}
+client_tls_cert_file = ${dir}/cert.pem
+client_tls_key_file = ${dir}/key.pem
+`,
+  );
+  for (const f of ['', 'cert.pem', 'key.pem', 'users', 'pgbouncer.ini']) chownSync(join(dir, f), uid, gid);
+  return startProcess('pgbouncer', 'pgbouncer', ['-u', 'postgres', join(dir, 'pgbouncer.ini')], dir, join(dir, 'log'), { postgres: port });
 }
