@@ -21,6 +21,7 @@ let root: Cert;
 let leaf: Cert;
 let expired: Cert;
 let untrusted: Cert;
+let weak: Cert;
 
 before(() => {
   pki = new Pki();
@@ -29,6 +30,7 @@ before(() => {
   leaf = pki.cert('leaf', { issuer: root, dns: [NAME] });
   expired = pki.cert('expired', { issuer: root, dns: [NAME], notBefore: daysFromNow(-30), notAfter: daysFromNow(-1) });
   untrusted = pki.cert('untrusted', { issuer: other, dns: [NAME] });
+  weak = pki.cert('weak', { issuer: root, dns: [NAME], keyType: 'rsa1024' });
 });
 
 interface Case {
@@ -56,30 +58,63 @@ const SUITES: { tls: '1.3' | '1.2'; suite: string }[] = [
   { tls: '1.2', suite: 'ECDHE-ECDSA-CHACHA20-POLY1305' },
 ];
 
-function run(port: number, name: string) {
-  return runWithSocket(port, ['-k', name, '6', '7'], { env: { CAFILE: root.certPath }, stdin: 'never sent', timeoutMs: 120000 });
+function run(port: number, name: string, options: string[] = []) {
+  return runWithSocket(port, [...options, '-k', name, '6', '7'], { env: { CAFILE: root.certPath }, stdin: 'never sent', timeoutMs: 120000 });
+}
+
+/** The alert s_server's -msg trace shows it read, as [level, description]. */
+function alertRead(trace: string): number[] | undefined {
+  // "<<< TLS 1.3, Alert [length 0002], fatal bad_certificate" then the two bytes.
+  const received = /<<< [^\n]*Alert[^\n]*\n\s*([0-9a-f]{2}) ([0-9a-f]{2})/.exec(trace);
+  return received ? [parseInt(received[1], 16), parseInt(received[2], 16)] : undefined;
+}
+
+async function opensslRun(cert: Cert, serverArgs: string[], name: string, options: string[] = []) {
+  const server = await startOpensslServer(['-cert', cert.certPath, '-key', cert.keyPath, '-msg', ...serverArgs]);
+  const r = await run(server.port, name, options);
+  const trace = await Promise.race([server.output, once(server.process, 'exit').then(() => server.output)]);
+  server.process.kill();
+  return { r, trace };
 }
 
 describe('a refused certificate sends the server a fatal alert (openssl s_server -msg)', () => {
   for (const { tls, suite } of SUITES) {
     for (const c of CASES) {
       it(`${c.what}, TLS ${tls} ${suite}`, async () => {
-        const cert = c.cert();
         const suiteArgs = tls === '1.3' ? ['-tls1_3', '-ciphersuites', suite] : ['-tls1_2', '-cipher', suite];
-        const server = await startOpensslServer(['-cert', cert.certPath, '-key', cert.keyPath, '-msg', ...suiteArgs]);
-        const r = await run(server.port, c.name);
-        const trace = await Promise.race([server.output, once(server.process, 'exit').then(() => server.output)]);
-        server.process.kill();
+        const { r, trace } = await opensslRun(c.cert(), suiteArgs, c.name);
         assert.equal(r.code, 98, r.stderr);
         assert.match(r.stderr, /^s6-tlsc-io: fatal: [^\n]+\n$/);
         assert.match(r.stderr, c.words);
-        // "<<< TLS 1.3, Alert [length 0002], fatal bad_certificate" then the two bytes.
-        const received = /<<< [^\n]*Alert[^\n]*\n\s*([0-9a-f]{2}) ([0-9a-f]{2})/.exec(trace);
-        assert.ok(received, `no alert read by the server:\n${trace}`);
-        assert.deepEqual([parseInt(received[1], 16), parseInt(received[2], 16)], [2, c.alert], trace);
+        assert.deepEqual(alertRead(trace), [2, c.alert], trace);
         assert.match(trace, new RegExp(`fatal ${c.openssl}`));
       });
     }
+  }
+});
+
+describe('our own checks send bad_certificate too (pins, policy)', () => {
+  for (const tls of ['1.3', '1.2'] as const) {
+    const version = tls === '1.3' ? ['-tls1_3'] : ['-tls1_2'];
+    const otherPin = `--pin=SHA256:${'ab'.repeat(32)}`;
+    it(`a pin mismatch, TLS ${tls}`, async () => {
+      const { r, trace } = await opensslRun(leaf, version, NAME, [otherPin]);
+      assert.equal(r.code, 98, r.stderr);
+      assert.match(r.stderr, /^s6-tlsc-io: fatal: certificate pin mismatch: /);
+      assert.deepEqual(alertRead(trace), [2, ALERT.bad_certificate], trace);
+    });
+    it(`a pin mismatch with --no-verify-cert, TLS ${tls}`, async () => {
+      const { r, trace } = await opensslRun(untrusted, version, NAME, ['--no-verify-cert', otherPin]);
+      assert.equal(r.code, 98, r.stderr);
+      assert.match(r.stderr, /^s6-tlsc-io: fatal: certificate pin mismatch: /);
+      assert.deepEqual(alertRead(trace), [2, ALERT.bad_certificate], trace);
+    });
+    it(`a key below the policy's minimum (RSA 1024, OpenSSL's own level lifted), TLS ${tls}`, async () => {
+      const { r, trace } = await opensslRun(weak, [...version, '-cipher', 'DEFAULT:@SECLEVEL=0'], NAME, ['--min-protocol=TLSv1']);
+      assert.equal(r.code, 98, r.stderr);
+      assert.match(r.stderr, /^s6-tlsc-io: fatal: certificate verification failed: [^\n]*RSA[^\n]*\n$/);
+      assert.deepEqual(alertRead(trace), [2, ALERT.bad_certificate], trace);
+    });
   }
 });
 
