@@ -308,6 +308,8 @@ export class AlertKeys {
     private readonly link: AlertLink,
   ) {
     tls.on('keylog', this.onKeyLog);
+    // A handshake that fails any other way (after 'error', if any) keeps nothing either.
+    tls.once('close', () => this.forget());
     link.watchWrites = (chunk) => this.sent.feed(chunk);
     link.holdWriteSide = true;
   }
