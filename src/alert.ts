@@ -322,6 +322,9 @@ export class AlertKeys {
       if (description === undefined || !hello) return;
       const record = sealAlert(this.secrets, hello, this.sent, description);
       if (record) this.link.sendRaw(record);
+    } catch {
+      // A courtesy to the server: failing to make it must not change how the
+      // refusal itself is reported.
     } finally {
       this.forget();
     }
