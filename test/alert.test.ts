@@ -176,6 +176,22 @@ describe('the alert record', () => {
     assert.deepEqual([...inner], [2, ALERT.bad_certificate, 21]);
   });
 
+  it('counts the records sent, whatever cuts the writes, and picks the next key from them', () => {
+    const sent = new OutgoingRecords();
+    const flight = Buffer.from([22, 3, 1, 0, 2, 1, 1, 20, 3, 3, 0, 1, 1, 22, 3, 3, 0, 3, 9, 9, 9]);
+    for (const byte of flight) sent.feed(Buffer.from([byte]));
+    assert.equal(sent.count[22], 2);
+    assert.equal(sent.count[20], 1);
+    assert.equal(sent.afterChangeCipherSpec, 1);
+    // TLS 1.2 before our ChangeCipherSpec: the server still reads in the clear.
+    const clear = sealAlert({}, { random: Buffer.alloc(32), suite: 0xc02f }, new OutgoingRecords(), ALERT.unknown_ca);
+    assert.deepEqual([...clear!], [21, 3, 3, 0, 2, 2, ALERT.unknown_ca]);
+    // TLS 1.3 before our Finished went out: the handshake key; without it, nothing.
+    assert.equal(sealAlert({ application: Buffer.alloc(32) }, { random: Buffer.alloc(32), suite: 0x1301 }, new OutgoingRecords(), 42), undefined);
+    // A suite not handled (CBC): nothing.
+    assert.equal(sealAlert({ tls12: { clientRandom: Buffer.alloc(32), master: Buffer.alloc(48) } }, { random: Buffer.alloc(32), suite: 0xc013 }, sent, 42), undefined);
+  });
+
   it('reads the ServerHello even cut into one-byte records, and refuses anything else', () => {
     const body = Buffer.concat([Buffer.from([3, 3]), Buffer.alloc(32, 7), Buffer.from([32]), Buffer.alloc(32, 1), Buffer.from([0x13, 0x02, 0])]);
     const message = Buffer.concat([Buffer.from([2, 0, 0, body.length]), body]);
