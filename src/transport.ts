@@ -10,6 +10,11 @@ import { readSync } from 'fs';
 import { Duplex, Readable, Writable } from 'stream';
 import type { Socket } from 'net';
 import { divertWriteErrors, socketFd } from './node-internals';
+import { AlertLink, parseServerHello, ServerHello } from './alert';
+
+// Enough of the server's first bytes to hold its ServerHello's random and
+// cipher suite, even cut into small records (src/alert.ts).
+const HELLO_BYTES = 512;
 
 /** The network side as callers give it: one socket, or two separate ends. */
 export type NetworkSide =
@@ -57,12 +62,16 @@ export interface LinkEvents {
   onWriteError(err: Error): void;
 }
 
-export class NetworkLink extends Duplex {
+export class NetworkLink extends Duplex implements AlertLink {
   /** set when the network's read side ended, before TLS is handed that end */
   rawEnd: RawEnd | undefined;
   /** true once TLS has consumed everything read from the network, end included */
   drained = false;
+  watchWrites: ((chunk: Buffer) => void) | undefined;
+  holdWriteSide = false;
   private writeBroken = false;
+  private firstBytes: Buffer[] = [];
+  private firstLength = 0;
   private readonly source: Readable;
   private readonly sink: Writable;
   private readonly endSink: (done: () => void) => void;
@@ -95,6 +104,10 @@ export class NetworkLink extends Duplex {
     this.on('end', () => (this.drained = true));
 
     const onData = (chunk: Buffer): void => {
+      if (this.firstLength < HELLO_BYTES) {
+        this.firstBytes.push(chunk.subarray(0, HELLO_BYTES - this.firstLength));
+        this.firstLength += Math.min(chunk.length, HELLO_BYTES - this.firstLength);
+      }
       if (!this.push(chunk)) this.source.pause();
     };
     this.source.on('data', onData);
@@ -128,6 +141,7 @@ export class NetworkLink extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.watchWrites?.(chunk);
     // After a failed write the rest goes nowhere; TLS carries on, so the
     // read side can still be read to its end.
     if (this.writeBroken || this.sink.destroyed) return callback();
@@ -138,6 +152,7 @@ export class NetworkLink extends Duplex {
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    for (const { chunk } of chunks) this.watchWrites?.(chunk);
     if (this.writeBroken || this.sink.destroyed) return callback();
     for (let i = 0; i < chunks.length - 1; i++) this.sink.write(chunks[i].chunk);
     this.sink.write(chunks[chunks.length - 1].chunk, (err) => {
@@ -151,6 +166,21 @@ export class NetworkLink extends Duplex {
     this.endSink(() => callback());
   }
 
+  /** The server's ServerHello, as far as an alert needs it (src/alert.ts). */
+  serverHello(): ServerHello | undefined {
+    return parseServerHello(Buffer.concat(this.firstBytes));
+  }
+
+  /**
+   * Writes a record TLS did not make (an alert, src/alert.ts) after what TLS
+   * wrote, if the network can still be written to. A socket or a pipe takes
+   * a write this small at once, before the link's write side is destroyed.
+   */
+  sendRaw(record: Buffer): void {
+    if (this.writeBroken || this.sink.destroyed || this.sink.writableEnded) return;
+    this.sink.write(record);
+  }
+
   /** Shuts down the network write side without going through TLS (no close_notify). */
   endRaw(done: () => void): void {
     if (this.writeBroken || this.sink.destroyed) return done();
@@ -159,7 +189,11 @@ export class NetworkLink extends Duplex {
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     this.source.destroy();
-    this.sink.destroy();
+    // Node destroys the link as it refuses a certificate, and says why only
+    // on the next tick: the alert that answers it (src/alert.ts) still has
+    // to go out then, so the write side lives until the next turn.
+    if (this.holdWriteSide) setImmediate(() => this.sink.destroy());
+    else this.sink.destroy();
     callback(err);
   }
 }

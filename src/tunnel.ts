@@ -14,6 +14,7 @@ import { STREAM_BUFFER } from './fds';
 import { minorGc, onEndOfData } from './node-internals';
 import { ConnectionReport, connectionReport } from './report';
 import { describeTlsError, identityChecker, receivedAlert } from './verify';
+import { AlertKeys } from './alert';
 import type { TrustAnchors } from './anchors';
 import { Failure, initialState, RemoteEnd, SessionAction, SessionEvent, SessionState, step } from './session';
 import type { SessionPolicy } from './config';
@@ -207,6 +208,8 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       // of 4146 chunks of a 256 MiB upload (readStop/readStart, epoll_ctl).
       highWaterMark: STREAM_BUFFER,
     } as ConnectionOptions);
+    // A refused certificate is answered with a fatal alert (src/alert.ts).
+    const alertKeys = new AlertKeys(tls, link);
     onEndOfData(tls, () => {
       if (!link.drained) closeNotifySeen = true;
     });
@@ -220,7 +223,11 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       // With verification off Node ignores checkServerIdentity's verdict;
       // an extra check (pins) is still required then.
       const extra = options.verify ? undefined : options.extraCheck?.(tls.getPeerCertificate(true));
-      if (extra) return dispatch({ type: 'handshakeFailed', failure: tlsFailure(extra, 'handshake') });
+      if (extra) {
+        alertKeys.refuse(extra);
+        return dispatch({ type: 'handshakeFailed', failure: tlsFailure(extra, 'handshake') });
+      }
+      alertKeys.forget();
       report = connectionReport(tls, sni);
       const group = report.kexGroup ? `, ${report.kexGroup}` : '';
       log('info', `connected: ${report.protocol}, ${report.cipher}${group}, peer ${report.peerCertSubject ?? '(no certificate)'}`);
@@ -237,6 +244,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       if (state.phase === 'handshaking') {
         // Over the link a reset during the handshake reaches TLS as an EOF.
         const cause = link.rawEnd?.how === 'reset' ? link.rawEnd.error : err;
+        alertKeys.refuse(cause);
         return dispatch({ type: 'handshakeFailed', failure: tlsFailure(cause, 'handshake') });
       }
       dispatch({ type: 'networkFailed', failure: tlsFailure(err, 'session'), alert: receivedAlert(err) });
