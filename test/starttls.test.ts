@@ -377,7 +377,7 @@ test('-K bounds the prelude too: a server that never greets ends with 98', async
 test('--starttls with an unknown protocol is a usage error (100) before connecting', async () => {
   const r = await runCommand(TLSCLIENT, ['--starttls=gopher', '127.0.0.1', '1', 'true'], { CAFILE: root.certPath });
   assert.equal(r.code, 100);
-  assert.match(r.stderr, /^s6-tlsclient: fatal: starttls must be one of smtp, lmtp, imap, pop3, ftp, xmpp, postgres, nntp\n$/);
+  assert.match(r.stderr, /^s6-tlsclient: usage: starttls must be one of smtp, lmtp, imap, pop3, ftp, xmpp, postgres, nntp: s6-tlsclient \[ .* host port \[ prog\.\.\. \]\n$/);
 });
 
 test('smtp without prog (the terminal after STARTTLS), and as root with TLS_UID/TLS_GID (engine in its own process)', async () => {

@@ -110,7 +110,7 @@ test('-K 4294967296 (past 32 bits) is a usage error, as in C', async () => {
   try {
     const r = await runWithSocket(server.port, ['-K', '4294967296', ...K, '6', '7'], { env: { CAFILE: root.certPath } });
     assert.equal(r.code, 100);
-    assert.match(r.stderr, /^s6-tlsc-io: fatal: kimeout must be an unsigned integer\n$/);
+    assert.match(r.stderr, /^s6-tlsc-io: usage: kimeout must be an unsigned integer: s6-tlsc-io \[ .* fdr fdw\n$/);
   } finally {
     await server.close();
   }
