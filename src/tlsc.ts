@@ -63,8 +63,8 @@ export function closeChannels(channels: ProgramChannels): void {
 }
 
 /**
- * Once prog and the tunnel both run: prog's exit code is ours. A tunnel
- * that fails is reported by `onTunnelError` (unless prog is gone already)
+ * Once prog and the tunnel both run: prog's exit code is ours. Once the
+ * tunnel is over, prog's writes fail. A tunnel that fails is reported by `onTunnelError` (unless prog is gone already)
  * and its cleartext side closed so that prog sees EOF and its writes fail;
  * what prog wrote before it left still goes out before we return.
  */
@@ -77,7 +77,10 @@ export async function programOutlivesTunnel(
 ): Promise<number> {
   let programExited = false;
   const tunnelEnded = tunnel.then(
-    () => undefined,
+    // The tunnel is over: what prog writes from now on goes nowhere, and
+    // must fail (EPIPE) rather than fill a channel no one reads, as when
+    // the C engine has exited.
+    () => cleartext()?.input.destroy(),
     (err: unknown) => {
       if (!programExited) onTunnelError(err instanceof FatalError ? err.message : String(err));
       const side = cleartext();

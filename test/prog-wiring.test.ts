@@ -159,6 +159,30 @@ test('each direction ends on its own: prog ending its writes still gets the whol
   }
 });
 
+test('the server ends first and prog writes afterwards: its writes fail (EPIPE) instead of blocking, as when the C engine has exited, and prog\'s exit code is ours', async () => {
+  // The server reads and drops whatever comes, so that nothing waits on it.
+  const talker = await startTlsServer({ leaf }, (socket) => {
+    socket.resume();
+    socket.end('bye\n');
+  });
+  // prog reads to the end, then writes 4 MiB (more than any socket buffer)
+  // with SIGPIPE ignored, and says how the write ended.
+  const prog = ['sh', '-c', 'cat <&6 >/dev/null; trap "" PIPE; head -c 4194304 /dev/zero >&7 2>/dev/null; echo "head exit $?"; exit 3'];
+  try {
+    for (const env of [{ CAFILE: root.certPath }, { CAFILE: root.certPath, TLS_UID: '65534', TLS_GID: '65534' }]) {
+      for (const bin of [TLSC, TLSCLIENT]) {
+        const r = bin === TLSC
+          ? await runWithSocket(talker.port, [...K, ...prog], { bin, env, timeoutMs: GENEROUS_MS })
+          : await runCommand(bin, ['-q', ...K, '127.0.0.1', String(talker.port), ...prog], env);
+        assert.equal(r.code, 3, `${bin} ${JSON.stringify(env)}: ${r.stderr}`);
+        assert.match(r.stdout.toString(), /^head exit [1-9]\d*\n$/, `${bin} ${JSON.stringify(env)}`);
+      }
+    }
+  } finally {
+    await talker.close();
+  }
+});
+
 test('fds 6 and 7 not open (Node takes such numbers for itself at start): every program says so before anything starts, exit 111', async () => {
   const never = pki.path('never-started');
   const cases: [string, string, string[]][] = [
