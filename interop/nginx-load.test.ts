@@ -1,5 +1,5 @@
 // nginx downloads with a CPU hog per core beside: the quiet wait and the
-// end bound of src/tunnel.ts on a loaded machine (doc/interop.md has the
+// end bound of src/engine/tunnel.ts on a loaded machine (doc/interop.md has the
 // figures). A file of its own: under load it takes minutes.
 
 import { test, before, after } from 'node:test';
@@ -32,7 +32,7 @@ after(async () => {
 // The same downloads with a CPU hog beside (one busy process per core): on a
 // loaded machine the server pauses longer mid-answer and starts later, and
 // our end must still wait for the answer (the quiet wait adapts: see
-// src/tunnel.ts), while the end bound still sends it at the latest.
+// src/engine/tunnel.ts), while the end bound still sends it at the latest.
 for (const version of VERSIONS) {
   for (const [path, sha, runs] of [
     ['big', () => world.bigSha, 10],

@@ -91,7 +91,7 @@ for (const version of VERSIONS) {
 }
 
 // The default against 32 MiB: nginx is sure to wait for socket space, so the
-// timing of our end decides (see the quiet wait in src/tunnel.ts).
+// timing of our end decides (see the quiet wait in src/engine/tunnel.ts).
 for (const version of VERSIONS) {
   test(`nginx, TLS ${version}, -s, GET /huge (32 MiB) HTTP/1.0, 5 runs: exit 0 only with the whole file or a warning that it may be cut`, async (t) => {
     const tally = await series(t, 5, async () => {

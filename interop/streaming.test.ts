@@ -1,6 +1,6 @@
 // A server that streams until the client ends (socat SYSTEM:yes, like a log
 // follower), with nothing to send (stdin empty): it is never quiet, so our
-// end goes out at the end bound (src/tunnel.ts END_BOUND_MS) and reaches the
+// end goes out at the end bound (src/engine/tunnel.ts END_BOUND_MS) and reaches the
 // server about 3 s after the start, in -s and -J. What follows is the
 // server's: on TLS 1.2 socat (OpenSSL 3) answers our bare FIN with a fatal
 // alert, which ends the session (-s: exit 0 with the warning, since the

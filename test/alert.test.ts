@@ -12,7 +12,7 @@ import { once } from 'events';
 import { runWithSocket } from './helpers/harness';
 import { Pki, Cert, daysFromNow } from './helpers/pki';
 import { startOpensslServer, startTlsServer } from './helpers/servers';
-import { ALERT, alertFor, OutgoingRecords, parseServerHello, sealAlert } from '../src/alert';
+import { ALERT, alertFor, OutgoingRecords, parseServerHello, sealAlert } from '../src/engine/alert';
 
 const NAME = 'alert.example.test';
 

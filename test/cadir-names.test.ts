@@ -1,4 +1,4 @@
-// Which CADIR file names the rule takes (src/credentials.ts): hhhhhhhh.N only
+// Which CADIR file names the rule takes (src/trust/credentials.ts): hhhhhhhh.N only
 // when .0 to .(N-1) of the same hash are all there, as OpenSSL reads them.
 // Many files under one hash must not cost the square of their number: the
 // time is in the report of the change, not asserted here; the result on a
@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { reachableHashedNames } from '../src/credentials';
+import { reachableHashedNames } from '../src/trust/credentials';
 
 test('names: .0 upward without a gap are taken, the rest and other names are left out', () => {
   const r = reachableHashedNames(['README', 'abcdef01.1', 'abcdef01.0', 'abcdef01.3', '12345678.1', 'ABCDEF01.0', 'abcdef01.r0', 'abcdef01.01', 'x.pem']);

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'path';
-import { describeConnectError, describeResolverError, describeSystemError } from '../src/errors';
+import { describeConnectError, describeResolverError, describeSystemError } from '../src/base/errors';
 import { REPO, runCommand } from './helpers/harness';
 import { Pki } from './helpers/pki';
 

@@ -17,7 +17,7 @@ import { once } from 'events';
 import { serverPki, Pki, Cert, K, SERVER_NAME } from './helpers/pki';
 import { runWithSocket, parseNotification, REPO } from './helpers/harness';
 import { startTlsServer, echo } from './helpers/servers';
-import { runTlsClient } from '../src/client';
+import { runTlsClient } from '../src/client/library';
 
 const found26 = spawnSync('sh', [join(REPO, 'scripts', 'node26.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const NODE26 = found26.stdout.trim();

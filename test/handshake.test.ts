@@ -218,7 +218,7 @@ for (const version of ['TLSv1', 'TLSv1.1'] as const) {
   test(`liberal versions: a ${version}-only server is reached when TLS 1.0/1.1 are asked for, refused by default (SPEC section 4)`, async () => {
     const server = await startTlsServer({ leaf, chain: [inter], minVersion: version, maxVersion: version, ciphers: 'DEFAULT:@SECLEVEL=0' }, echo);
     try {
-      // --min-protocol=TLSv1 (or TLSv1.1) lowers OpenSSL's security level to 0, which they need (src/tls-settings.ts).
+      // --min-protocol=TLSv1 (or TLSv1.1) lowers OpenSSL's security level to 0, which they need (src/trust/tls-settings.ts).
       const r = await runWithSocket(server.port, ['-d', '3', `--min-protocol=${version}`, '-k', 'www.example.test', '6', '7'], {
         env: { CAFILE: root.certPath },
         stdin: `old ${version}`,

@@ -8,8 +8,8 @@ import { spawnSync } from 'child_process';
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { HANG_GUARD_MS, REPO } from './helpers/harness';
-import { helpText, ProgramDoc } from '../src/help';
-import { contextSettings } from '../src/tls-settings';
+import { helpText, ProgramDoc } from '../src/cli/help';
+import { contextSettings } from '../src/trust/tls-settings';
 
 const bins = Object.keys(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).bin as Record<string, string>);
 

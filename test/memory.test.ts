@@ -1,5 +1,5 @@
 // Memory during a bulk transfer: backpressure bounds what is in flight, and
-// a minor collection every MiB (src/node-internals.ts minorGc) bounds the
+// a minor collection every MiB (src/base/node-internals.ts minorGc) bounds the
 // dead buffers V8 would otherwise keep (~45 MiB).
 
 import { test, before, after } from 'node:test';
@@ -23,10 +23,10 @@ function nodeFloorKiB(): number {
 }
 
 test('minorGc: V8\'s gc is reached at run time, without --expose-gc on the command line', () => {
-  const script = `const c = require(${JSON.stringify(require.resolve('../src/node-internals'))}).minorGc(); c(); c(); console.log(typeof require('vm').runInNewContext('gc'))`;
+  const script = `const c = require(${JSON.stringify(require.resolve('../src/base/node-internals'))}).minorGc(); c(); c(); console.log(typeof require('vm').runInNewContext('gc'))`;
   const r = spawnSync('node', ['-e', script], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout.trim(), 'function', 'V8 no longer exposes gc after --expose-gc is set at run time: see src/node-internals.ts minorGc');
+  assert.equal(r.stdout.trim(), 'function', 'V8 no longer exposes gc after --expose-gc is set at run time: see src/base/node-internals.ts minorGc');
 });
 
 test('a 64 MiB download through the real program stays within 35 MiB of a bare node', async () => {

@@ -1,5 +1,5 @@
 // Every private Node API and runtime behaviour the engine depends on
-// (src/node-internals.ts, and libuv's reset-as-EOF that src/transport.ts
+// (src/base/node-internals.ts, and libuv's reset-as-EOF that src/engine/transport.ts
 // probes for): each test fails loudly when a Node release changes it.
 
 import { test } from 'node:test';
@@ -8,10 +8,10 @@ import { fstatSync } from 'fs';
 import { connect, createServer, Server, Socket } from 'net';
 import { createSecureContext, connect as tlsConnect, TLSSocket } from 'tls';
 import { once } from 'events';
-import { divertWriteErrors, makeBlocking, onEndOfData, socketFd, stopReading } from '../src/node-internals';
+import { divertWriteErrors, makeBlocking, onEndOfData, socketFd, stopReading } from '../src/base/node-internals';
 import { spawn } from 'child_process';
 import { readFileSync } from 'fs';
-import { probeEnd } from '../src/transport';
+import { probeEnd } from '../src/engine/transport';
 import { serverPki } from './helpers/pki';
 
 async function listen(onConnection: (s: Socket) => void): Promise<{ server: Server; port: number }> {
@@ -35,7 +35,7 @@ test(`socketFd: a connected net.Socket's descriptor is readable and is that sock
   try {
     const socket = await connected(port);
     const fd = socketFd(socket);
-    assert.equal(typeof fd, 'number', 'net.Socket._handle.fd is gone: src/node-internals.ts socketFd needs another way');
+    assert.equal(typeof fd, 'number', 'net.Socket._handle.fd is gone: src/base/node-internals.ts socketFd needs another way');
     assert.ok(fstatSync(fd as number).isSocket());
     assert.equal(socketFd(new Socket()), undefined, 'no handle, no descriptor');
     socket.destroy();
@@ -52,7 +52,7 @@ test(`divertWriteErrors: net.Socket still has _writeGeneric, and a failed write 
     const socket = await connected(port);
     socket.pause();
     const errors: Error[] = [];
-    assert.equal(divertWriteErrors(socket, (e) => errors.push(e)), true, 'net.Socket._writeGeneric is gone: see src/node-internals.ts');
+    assert.equal(divertWriteErrors(socket, (e) => errors.push(e)), true, 'net.Socket._writeGeneric is gone: see src/base/node-internals.ts');
     socket.on('error', () => undefined);
     const chunk = Buffer.alloc(64 * 1024);
     for (let i = 0; i < 200 && errors.length === 0; i++) {
@@ -83,7 +83,7 @@ test(`onEndOfData: Node ends a TLS socket through its push(null), close_notify b
     tls.on('data', () => order.push('data'));
     tls.on('end', () => order.push('end'));
     await once(tls, 'end');
-    assert.deepEqual(order, ['data', 'push(null)', 'end'], 'TLSSocket no longer ends through push(null): src/node-internals.ts onEndOfData');
+    assert.deepEqual(order, ['data', 'push(null)', 'end'], 'TLSSocket no longer ends through push(null): src/base/node-internals.ts onEndOfData');
     tls.destroy();
   } finally {
     server.close();

@@ -1,5 +1,5 @@
-// Hostile servers against the checks after OpenSSL's (src/path.ts,
-// src/policy.ts), the report and the program's environment: certificates
+// Hostile servers against the checks after OpenSSL's (src/trust/path.ts,
+// src/trust/policy.ts), the report and the program's environment: certificates
 // written byte by byte (test/helpers/pki.ts forge) and served by a real TLS
 // server, the real executables run as users run them.
 
@@ -271,7 +271,7 @@ test('readFileSync of a forged certificate round-trips through OpenSSL (the DER 
 });
 
 test('the CADIR name hash is OpenSSL\'s (x509 -subject_hash) for names in every string type, case and spacing', async () => {
-  const { opensslNameHash } = await import('../src/anchors');
+  const { opensslNameHash } = await import('../src/trust/anchors');
   const { execFileSync } = await import('child_process');
   const atv = (oid: string, tag: number, value: Buffer): Buffer => derTlv(0x31, derTlv(0x30, derOid(oid), derTlv(tag, value)));
   const bmp = (text: string): Buffer => Buffer.from(text, 'utf16le').swap16();

@@ -13,7 +13,7 @@ import { randomBytes } from 'crypto';
 import { join } from 'path';
 import { connect } from 'net';
 import { once } from 'events';
-import { runWithEngineProcess } from '../src/engine-process';
+import { runWithEngineProcess } from '../src/wiring/engine-process';
 import { Pki, Cert, serverPki, K } from './helpers/pki';
 import { REPO, cleanEnv, runCommand, runWithSocket, sha256, waitFor } from './helpers/harness';
 import { startTlsServer, echo } from './helpers/servers';

@@ -12,7 +12,7 @@ import { connect } from 'net';
 import { Pki, Cert, serverPki, K, SERVER_NAME } from './helpers/pki';
 import { RunResult, runWithSocket } from './helpers/harness';
 import { startTlsOverTcp, RunningServer } from './helpers/servers';
-import { runTlsClient } from '../src/client';
+import { runTlsClient } from '../src/client/library';
 
 let pki: Pki;
 let root: Cert;

@@ -1,4 +1,4 @@
-// The session machine alone (src/session.ts), without sockets: a table of
+// The session machine alone (src/engine/session.ts), without sockets: a table of
 // (state, event) -> (state, actions) rows for the rules of SPEC section 6,
 // then every event from every state reachable under every policy, checked
 // against the invariants the rules add up to.
@@ -13,7 +13,7 @@ import {
   SessionState,
   step,
   TRUNCATED,
-} from '../src/session';
+} from '../src/engine/session';
 
 const DEFAULT: SessionPolicy = { closeNotify: false, enforceCloseNotify: false, noShutdown: false, handshakeTimeoutMs: 0 };
 

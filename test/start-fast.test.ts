@@ -67,7 +67,7 @@ const HAVE_SYSTEM_CERTS = (() => {
 })();
 
 test('the lazy CADIR path is taken only for a program process started on CADIR (--use-openssl-ca, SSL_CERT_FILE=/dev/null, SSL_CERT_DIR=CADIR, no NODE_EXTRA_CA_CERTS), and only for a directory both ways read alike', () => {
-  const credentials = join(REPO, 'dist', 'src', 'credentials.js');
+  const credentials = join(REPO, 'dist', 'src', 'trust', 'credentials.js');
   const probe = (dir: string, flags: string[], env: Record<string, string> = { SSL_CERT_FILE: '/dev/null', SSL_CERT_DIR: dir }, processStore = true): string =>
     execFileSync(process.execPath, [...flags, '-e', `process.stdout.write(String(require(${JSON.stringify(credentials)}).loadCredentials({ kind: 'dir', path: ${JSON.stringify(dir)} }, undefined, { processStore: ${processStore} }).anchorDir))`], {
       env: cleanEnv(env),

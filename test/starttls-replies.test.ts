@@ -8,9 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, Socket } from 'net';
 import { once } from 'events';
-import { startTls } from '../src/starttls';
-import { MAX_QUOTE, quote } from '../src/starttls/dialogue';
-import { addressLiteral, defaultHelloName, hostsCanonicalName } from '../src/starttls/hello';
+import { startTls } from '../src/client/starttls';
+import { MAX_QUOTE, quote } from '../src/client/starttls/dialogue';
+import { addressLiteral, defaultHelloName, hostsCanonicalName } from '../src/client/starttls/hello';
 
 interface Run {
   error?: string;

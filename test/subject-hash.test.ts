@@ -1,4 +1,4 @@
-// OpenSSL's subject hash computed in JS (src/subject-hash.ts) against
+// OpenSSL's subject hash computed in JS (src/trust/subject-hash.ts) against
 // `openssl x509 -subject_hash`, on names built to hit every canonical rule:
 // case, inner and outer white space, tabs, multi-valued RDNs (a DER SET to
 // sort), PrintableString, IA5String, UTF8String, BMPString, characters
@@ -10,7 +10,7 @@ import { execFileSync } from 'child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { nameDerHash, subjectHash } from '../src/subject-hash';
+import { nameDerHash, subjectHash } from '../src/trust/subject-hash';
 
 const dir = mkdtempSync(join(tmpdir(), 's6-tlsc-io-hash-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

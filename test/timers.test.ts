@@ -10,7 +10,7 @@ import { join } from 'path';
 import { Pki, Cert, serverPki, K, SERVER_NAME } from './helpers/pki';
 import { REPO, cleanEnv, runWithSocket } from './helpers/harness';
 import { startTlsServer } from './helpers/servers';
-import { LONGEST_NODE_DELAY_MS, startTimer, TimerClock } from '../src/timer';
+import { LONGEST_NODE_DELAY_MS, startTimer, TimerClock } from '../src/base/timer';
 
 let pki: Pki;
 let root: Cert;
@@ -85,7 +85,7 @@ test('with Node\'s clock: a short timer fires, a cancelled one does not, and an 
   startTimer(10, () => (late = true)).cancel();
   await new Promise((resolve) => startTimer(50, () => resolve(undefined)));
   assert.equal(late, false);
-  const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(join(REPO, 'dist', 'src', 'timer.js'))}).startTimer(2 ** 32 - 1, () => process.exit(3), { holdsProcess: false })`]);
+  const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(join(REPO, 'dist', 'src', 'base', 'timer.js'))}).startTimer(2 ** 32 - 1, () => process.exit(3), { holdsProcess: false })`]);
   const [code] = await new Promise<[number | null]>((resolve) => child.on('close', (c) => resolve([c])));
   assert.equal(code, 0, 'the process ended without waiting for the timer');
 });

@@ -1,4 +1,4 @@
-// What src/node-internals.ts relies on for trust anchors, checked on the
+// What src/base/node-internals.ts relies on for trust anchors, checked on the
 // Node that runs the suite: if a Node release changes it, these fail, and
 // the program's lazy CADIR or its intermediate anchors must be revisited.
 // Each case runs in a process of its own, started as the test says.

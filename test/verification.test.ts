@@ -4,7 +4,7 @@
 // and RFC 6125 for names, the CA/Browser Forum Baseline Requirements for
 // what the Web PKI allows). Rows marked `differs` are those where OpenSSL's
 // verdict at @SECLEVEL=0 (needed for TLS 1.0/1.1) or Node's
-// checkServerIdentity is not what a careful client should do; src/policy.ts
+// checkServerIdentity is not what a careful client should do; src/trust/policy.ts
 // makes the program do the right thing there.
 
 import { describe, it, before, after } from 'node:test';
@@ -14,7 +14,7 @@ import { once } from 'events';
 import type { Socket } from 'net';
 import { Pki, Cert, CertOptions, daysFromNow } from './helpers/pki';
 import { runWithSocket } from './helpers/harness';
-import { checkName, dnsNameMatches, formatIp, parseCertificate, parseIp } from '../src/policy';
+import { checkName, dnsNameMatches, formatIp, parseCertificate, parseIp } from '../src/trust/policy';
 import { readFileSync } from 'fs';
 
 type Spec = Omit<CertOptions, 'issuer'> & { issuer?: string };
@@ -180,7 +180,7 @@ const NO_CERT_SIGN = V("an issuer's key usage does not allow signing certificate
 const mismatch = (name: string, valid: string): string => `hostname mismatch: ${name}: certificate is valid for ${valid}`;
 const MAIN_VALID = 'www.example.test, alt.example.test, 127.0.0.1, ::1';
 const WILD_EXCLUDED = V('certificate name *.corp.test stands for names the issuer\'s name constraints exclude (secret.corp.test): "Excluded secret.corp.test"');
-const SECLEVEL0 = 'OpenSSL at @SECLEVEL=0 (used when TLS 1.0/1.1 are asked for: the row runs with --min-protocol=TLSv1) accepts it; src/policy.ts rejects it';
+const SECLEVEL0 = 'OpenSSL at @SECLEVEL=0 (used when TLS 1.0/1.1 are asked for: the row runs with --min-protocol=TLSv1) accepts it; src/trust/policy.ts rejects it';
 
 const ROWS: Row[] = [
   // --- chains of depth 1 to 4 (RFC 5280 section 6.1) ---
@@ -238,7 +238,7 @@ const ROWS: Row[] = [
   { what: 'EKU anyExtendedKeyUsage only', leaf: 'leafAnyEku', expect: PURPOSE, why: 'CA/B BR 7.1.2.7.10 forbids anyExtendedKeyUsage in server certificates; OpenSSL wants serverAuth itself, the stricter reading' },
   { what: 'intermediate with EKU clientAuth only', leaf: 'leafUnderClientAuthCa', send: ['iClientAuth'], expect: PURPOSE, why: 'EKU in CA certificates restricts the subtree (CA/B BR 7.1.2.10.6, Mozilla and Microsoft practice; OpenSSL applies it)' },
   { what: 'leaf without keyUsage', leaf: 'leafNoKu', expect: 'accept', why: 'RFC 5280 4.2.1.3: keyUsage is optional; absent means no restriction' },
-  { what: 'leaf keyUsage keyEncipherment only, TLS 1.3', leaf: 'leafKuKeyEnc', expect: V('certificate key usage does not allow signing (keyUsage lacks digitalSignature)'), why: 'RFC 8446 4.4.2.2, RFC 5280 4.2.1.3: with keyUsage present, digitalSignature must be set for the key to sign the handshake', differs: 'OpenSSL 3.0 does not check keyUsage in TLS 1.3 and accepts; src/policy.ts rejects' },
+  { what: 'leaf keyUsage keyEncipherment only, TLS 1.3', leaf: 'leafKuKeyEnc', expect: V('certificate key usage does not allow signing (keyUsage lacks digitalSignature)'), why: 'RFC 8446 4.4.2.2, RFC 5280 4.2.1.3: with keyUsage present, digitalSignature must be set for the key to sign the handshake', differs: 'OpenSSL 3.0 does not check keyUsage in TLS 1.3 and accepts; src/trust/policy.ts rejects' },
   { what: 'leaf that is a CA (basicConstraints CA:TRUE)', leaf: 'leafCaTrue', expect: V('the server certificate is a CA certificate (basicConstraints CA:TRUE), not an end-entity one'), why: 'CA/B BR 7.1.2.7.8: a subscriber certificate is not a CA; its key could issue for any name (Firefox: CA cert used as end entity)', differs: 'OpenSSL accepts it; the program refuses' },
   { what: 'self-signed CA:TRUE server certificate that is itself the trust anchor', leaf: 'selfSignedCaLeaf', anchors: ['selfSignedCaLeaf'], expect: 'accept', why: 'the user trusts exactly this certificate (openssl req -x509 makes CA:TRUE ones): nothing below it to issue' },
   // --- extensions ---

@@ -1,13 +1,13 @@
 // s6-tlsc-io: options -> config -> credentials -> privileges -> tunnel -> exit.
 
-import { configFromArgv, RunConfig, tlscIoOptionTable, USAGE } from '../config';
-import { prepareEngine } from '../engine';
-import { isRoot } from '../privileges';
-import { networkFromFds, stdioCleartext } from '../network';
-import { runTunnel } from '../tunnel';
-import { checkNotificationFd, writeNotification } from '../notification';
-import { messenger, runProgram } from '../program';
-import { engineExitCodes, familyEnvironment } from '../help';
+import { configFromArgv, RunConfig, tlscIoOptionTable, USAGE } from '../cli/config';
+import { prepareEngine } from '../client/prepare';
+import { isRoot } from '../engine/privileges';
+import { networkFromFds, stdioCleartext } from '../engine/network';
+import { runTunnel } from '../engine/tunnel';
+import { checkNotificationFd, writeNotification } from '../engine/notification';
+import { messenger, runProgram } from '../cli/program';
+import { engineExitCodes, familyEnvironment } from '../cli/help';
 
 const PROG = 's6-tlsc-io';
 

@@ -1,16 +1,16 @@
 // s6-tlsc: the network on rfd/wfd (default 6/7); after the handshake, prog
 // runs with its rfd/wfd on the cleartext side of the tunnel.
 
-import { engineConfigFrom, progNetworkFds, programFlags, sessionArgs, sessionFlags } from '../config';
-import { optionArgv, parseOptions, OptionTable } from '../options';
-import { UsageError } from '../errors';
-import { prepareEngine } from '../engine';
-import { isRoot, willDrop } from '../privileges';
-import { callerNetworkFd, networkFromFds } from '../network';
-import { runWithProgram } from '../tlsc';
-import { runWithEngineProcess } from '../engine-process';
-import { messenger, runProgram } from '../program';
-import { familyEnvironment, programExitCodes } from '../help';
+import { engineConfigFrom, progNetworkFds, programFlags, sessionArgs, sessionFlags } from '../cli/config';
+import { optionArgv, parseOptions, OptionTable } from '../cli/options';
+import { UsageError } from '../base/errors';
+import { prepareEngine } from '../client/prepare';
+import { isRoot, willDrop } from '../engine/privileges';
+import { callerNetworkFd, networkFromFds } from '../engine/network';
+import { runWithProgram } from '../wiring/prog';
+import { runWithEngineProcess } from '../wiring/engine-process';
+import { messenger, runProgram } from '../cli/program';
+import { familyEnvironment, programExitCodes } from '../cli/help';
 
 const PROG = 's6-tlsc';
 const USAGE =

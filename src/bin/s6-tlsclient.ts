@@ -4,19 +4,19 @@
 // the tunnel.
 
 import { isIP, Socket } from 'net';
-import { engineConfigFrom, programFlags, parseServerName, sessionArgs, sessionFlags, unsignedOption } from '../config';
-import { ArgSpec, FlagSpec, optionArgv, parseOptions, parseUnsigned, OptionTable } from '../options';
-import { UsageError } from '../errors';
-import { prepareEngine } from '../engine';
-import { isRoot, willDrop } from '../privileges';
-import { connectTcp, tcpEnvironment } from '../connect';
-import { runTunnel } from '../tunnel';
-import { runWithProgram } from '../tlsc';
-import { stdioCleartext } from '../network';
-import { runWithEngineProcess } from '../engine-process';
-import { messenger, runProgram } from '../program';
-import { familyEnvironment } from '../help';
-import { startTls, starttlsProtocol, STARTTLS_PROTOCOLS } from '../starttls';
+import { engineConfigFrom, programFlags, parseServerName, sessionArgs, sessionFlags, unsignedOption } from '../cli/config';
+import { ArgSpec, FlagSpec, optionArgv, parseOptions, parseUnsigned, OptionTable } from '../cli/options';
+import { UsageError } from '../base/errors';
+import { prepareEngine } from '../client/prepare';
+import { isRoot, willDrop } from '../engine/privileges';
+import { connectTcp, tcpEnvironment } from '../client/connect';
+import { runTunnel } from '../engine/tunnel';
+import { runWithProgram } from '../wiring/prog';
+import { stdioCleartext } from '../engine/network';
+import { runWithEngineProcess } from '../wiring/engine-process';
+import { messenger, runProgram } from '../cli/program';
+import { familyEnvironment } from '../cli/help';
+import { startTls, starttlsProtocol, STARTTLS_PROTOCOLS } from '../client/starttls';
 
 const PROG = 's6-tlsclient';
 const USAGE =

@@ -5,20 +5,20 @@
 
 import { writeSync } from 'fs';
 import type { Socket } from 'net';
-import { engineConfigFrom, progNetworkFds, programFlags, sessionArgs, sessionFlags } from '../config';
-import { optionArgv, parseOptions, OptionTable } from '../options';
-import { EXIT_USAGE, FatalError, UsageError, oneLine } from '../errors';
-import { prepareEngine } from '../engine';
-import { isRoot, willDrop } from '../privileges';
-import { callerNetworkFd, networkFromFds } from '../network';
-import { runTunnel } from '../tunnel';
-import { TLS_CONFIG_VARIABLES } from '../child';
-import { closeChannels, engineSideOf, programOutlivesTunnel, startWithChannels } from '../tlsc';
-import { stopReading } from '../node-internals';
-import { startEngineProcess } from '../engine-process';
-import { encodeNotification } from '../report';
-import { messenger, runProgram } from '../program';
-import { familyEnvironment } from '../help';
+import { engineConfigFrom, progNetworkFds, programFlags, sessionArgs, sessionFlags } from '../cli/config';
+import { optionArgv, parseOptions, OptionTable } from '../cli/options';
+import { EXIT_USAGE, FatalError, UsageError, oneLine } from '../base/errors';
+import { prepareEngine } from '../client/prepare';
+import { isRoot, willDrop } from '../engine/privileges';
+import { callerNetworkFd, networkFromFds } from '../engine/network';
+import { runTunnel } from '../engine/tunnel';
+import { TLS_CONFIG_VARIABLES } from '../wiring/child';
+import { closeChannels, engineSideOf, programOutlivesTunnel, startWithChannels } from '../wiring/prog';
+import { stopReading } from '../base/node-internals';
+import { startEngineProcess } from '../wiring/engine-process';
+import { encodeNotification } from '../engine/report';
+import { messenger, runProgram } from '../cli/program';
+import { familyEnvironment } from '../cli/help';
 
 const PROG = 's6-ucspitlsc';
 const USAGE =

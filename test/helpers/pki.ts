@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, rmSync } from 'fs'
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as cryptoSign, KeyObject, createHash } from 'crypto';
-import { certificateNames, readChildren, readTlv } from '../../src/der';
+import { certificateNames, readChildren, readTlv } from '../../src/trust/der';
 
 export interface Cert {
   name: string;

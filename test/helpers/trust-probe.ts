@@ -11,7 +11,7 @@ import { connect as netConnect } from 'net';
 import { connect as tlsConnect, createSecureContext } from 'tls';
 import { readFileSync } from 'fs';
 import { Readable, Writable } from 'stream';
-import { runTlsClient } from '../../src/client';
+import { runTlsClient } from '../../src/client/library';
 
 export type Step =
   | { kind: 'library'; port: number; trust: { cadir: string } | { cafile: string } }
