@@ -144,6 +144,8 @@ export function processStoreAnchorDir(): string | undefined {
  * override.
  */
 export const SERVER_AUTH_TRUST = Buffer.from('300c300a06082b06010505070301', 'hex');
+/** The same trust for clientAuth: the anchors a server verifies client certificates with. */
+export const CLIENT_AUTH_TRUST = Buffer.from('300c300a06082b06010505070302', 'hex');
 
 /**
  * A minor garbage collection, run by the tunnel every MiB it moves. Why:

@@ -9,18 +9,32 @@ import { OptionTable, parseOptions, parseUnsigned } from './options';
 export const USAGE =
   's6-tlsc-io [ -S | -s ] [ -J | -j ] [ -Y | -y ] [ -v verbosity ] [ -K kimeout ] [ -k servername ] [ -d notif ] [ -- ] fdr fdw';
 
-/** The TLS options every program of the family takes. */
+/** How a session ends: the options of both roles; `peer` is the other end. */
+export function endFlags(peer: 'server' | 'client'): OptionTable['flags'] {
+  return [
+    { short: 'S', long: 'close-notify', key: 'closeNotify', value: true, help: 'on local EOF, send a close_notify, then shut down the write side' },
+    { short: 's', long: 'no-close-notify', key: 'closeNotify', value: false, help: 'on local EOF, shut down the write side without close_notify (TLS 1.3 always sends one first: it closes only our direction); default' },
+    { short: 'J', long: 'enforce-close-notify', key: 'enforceCloseNotify', value: true, help: `an EOF from the ${peer} without a close_notify is fatal (98)` },
+    { short: 'j', long: 'no-enforce-close-notify', key: 'enforceCloseNotify', value: false, help: 'such an EOF is a normal end; default' },
+    // Beyond the original, after ncat: on local EOF send nothing (see SessionPolicy).
+    {
+      long: 'no-shutdown',
+      key: 'noShutdown',
+      value: true,
+      help: peer === 'server'
+        ? 'on local EOF send nothing (neither close_notify nor FIN): wait for the server to end, deliver its answer, then close; for servers such as nginx that take a half-close as the client giving up'
+        : 'on local EOF send nothing (neither close_notify nor FIN): wait for the client to end, deliver what it sent, then close; for clients that take a half-close as the server giving up',
+    },
+  ];
+}
+
+/** The TLS options every client program takes. */
 export const sessionFlags: OptionTable['flags'] = [
-  { short: 'S', long: 'close-notify', key: 'closeNotify', value: true, help: 'on local EOF, send a close_notify, then shut down the write side' },
-  { short: 's', long: 'no-close-notify', key: 'closeNotify', value: false, help: 'on local EOF, shut down the write side without close_notify (TLS 1.3 always sends one first: it closes only our direction); default' },
-  { short: 'J', long: 'enforce-close-notify', key: 'enforceCloseNotify', value: true, help: 'an EOF from the server without a close_notify is fatal (98)' },
-  { short: 'j', long: 'no-enforce-close-notify', key: 'enforceCloseNotify', value: false, help: 'such an EOF is a normal end; default' },
+  ...endFlags('server'),
   { short: 'y', long: 'client-cert', key: 'clientCert', value: true, help: 'send the client certificate from CERTFILE and KEYFILE' },
   { short: 'Y', long: 'no-client-cert', key: 'clientCert', value: false, help: 'send no client certificate; default' },
   { long: 'verify-cert', key: 'verify', value: true, help: 'verify the server certificate; default' },
   { long: 'no-verify-cert', key: 'verify', value: false, help: 'do not verify it: insecure, for controlled setups only' },
-  // Beyond the original, after ncat: on local EOF send nothing (see SessionPolicy).
-  { long: 'no-shutdown', key: 'noShutdown', value: true, help: 'on local EOF send nothing (neither close_notify nor FIN): wait for the server to end, deliver its answer, then close; for servers such as nginx that take a half-close as the client giving up' },
 ];
 
 export const sessionArgs: OptionTable['args'] = [

@@ -41,6 +41,11 @@ export function messenger(prog: string, verbosity: number): Messenger {
   };
 }
 
+/** The tunnel's log lines (src/engine/tunnel.ts LogLevel) through a messenger. */
+export function tunnelLog(say: Messenger): (level: 'warning' | 'info' | 'debug', message: string) => void {
+  return (level, message) => (level === 'warning' ? say.warn : level === 'info' ? say.info : say.debug)(message);
+}
+
 /** --help: the page on stdout, exit 0; a stdout that cannot take it is a system error. */
 function printHelp(doc: ProgramDoc): number {
   try {

@@ -10,7 +10,7 @@ import { dropPrivileges, willDrop } from '../engine/privileges';
 import { openKeyLog } from '../engine/keylog';
 import { pinCheck } from '../trust/pins';
 import type { TunnelOptions } from '../engine/tunnel';
-import type { Messenger } from '../cli/program';
+import { tunnelLog, type Messenger } from '../cli/program';
 
 export function prepareEngine(config: EngineConfig, say: Messenger): TunnelOptions {
   // A program process is ours alone: its default store may serve CADIR
@@ -23,14 +23,14 @@ export function prepareEngine(config: EngineConfig, say: Messenger): TunnelOptio
     : `trust anchors: looked up by OpenSSL in ${credentials.anchorDir} when needed`);
   const secureContext = buildSecureContext(credentials, config);
   dropPrivileges(config.drop);
-  const onSocket = config.keyLogFile ? openKeyLog(config.keyLogFile) : undefined;
+  const keyLog = config.keyLogFile ? openKeyLog(config.keyLogFile) : undefined;
   if (!config.servername) say.warn('no servername given: SNI not used and the server name is not verified');
   return {
     ...config,
     secureContext,
     trustAnchors: TrustAnchors.fromCredentials(credentials),
-    onSocket,
+    keyLog,
     extraCheck: config.pins ? pinCheck(config.pins) : undefined,
-    log: (level, message) => (level === 'warning' ? say.warn : level === 'info' ? say.info : say.debug)(message),
+    log: tunnelLog(say),
   };
 }

@@ -6,7 +6,6 @@
 // The open never blocks (a FIFO is refused, not waited on). Appended to.
 
 import { closeSync, constants, fstatSync, openSync, writeSync } from 'fs';
-import type { TLSSocket } from 'tls';
 import { EXIT_SYSTEM, FatalError, describeSystemError } from '../base/errors';
 
 const APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
@@ -34,7 +33,8 @@ function openOrCreate(path: string): number {
   }
 }
 
-export function openKeyLog(path: string): (socket: TLSSocket) => void {
+/** A writer of key-log lines (a TLS socket's or server's 'keylog' events) to `path`. */
+export function openKeyLog(path: string): (line: Buffer) => void {
   const fd = openOrCreate(path);
   try {
     const stats = fstatSync(fd);
@@ -46,13 +46,11 @@ export function openKeyLog(path: string): (socket: TLSSocket) => void {
     closeSync(fd);
     throw err instanceof FatalError ? err : refuse(path, describeSystemError(err));
   }
-  return (socket) => {
-    socket.on('keylog', (line: Buffer) => {
-      try {
-        writeSync(fd, line);
-      } catch {
-        // a debugging aid: losing it must not break the connection
-      }
-    });
+  return (line) => {
+    try {
+      writeSync(fd, line);
+    } catch {
+      // a debugging aid: losing it must not break the connection
+    }
   };
 }

@@ -10,6 +10,8 @@ import type { Cleartext } from './tunnel';
 
 /** What a missing network descriptor means to the user: how we are meant to be run. */
 export const RUN_UNDER_TCP_CLIENT = 'run me under a TCP client such as tcpclient or s6-tcpclient';
+/** The same for the server programs, whose network is stdin and stdout. */
+export const RUN_UNDER_TCP_SERVER = 'run me under a TCP server such as tcpserver or s6-tcpserver';
 
 /**
  * The network descriptors as the caller gave them, checked before anything
@@ -18,8 +20,8 @@ export const RUN_UNDER_TCP_CLIENT = 'run me under a TCP client such as tcpclient
  * an eventfd, an io_uring, or an internal pipe whose both ends are ours:
  * using those breaks the runtime). Either way the caller did not open it.
  */
-export function callerNetworkFd(fd: number, role: 'fdr' | 'fdw'): FdInfo {
-  const notOpen = new FatalError(EXIT_SYSTEM, `fd ${fd} is not open: ${RUN_UNDER_TCP_CLIENT}`);
+export function callerNetworkFd(fd: number, role: 'fdr' | 'fdw', howToRun = RUN_UNDER_TCP_CLIENT): FdInfo {
+  const notOpen = new FatalError(EXIT_SYSTEM, `fd ${fd} is not open: ${howToRun}`);
   try {
     // No file type at all: an anonymous inode, which only the runtime opens.
     if ((fstatSync(fd).mode & fsConstants.S_IFMT) === 0) throw notOpen;
@@ -35,9 +37,9 @@ export function callerNetworkFd(fd: number, role: 'fdr' | 'fdw'): FdInfo {
   return info;
 }
 
-export function networkFromFds(fdrNumber: number, fdwNumber: number): NetworkSide {
-  const fdr: FdInfo = callerNetworkFd(fdrNumber, 'fdr');
-  const fdw: FdInfo = callerNetworkFd(fdwNumber, 'fdw');
+export function networkFromFds(fdrNumber: number, fdwNumber: number, howToRun = RUN_UNDER_TCP_CLIENT): NetworkSide {
+  const fdr: FdInfo = callerNetworkFd(fdrNumber, 'fdr', howToRun);
+  const fdw: FdInfo = callerNetworkFd(fdwNumber, 'fdw', howToRun);
   if (fdrNumber === fdwNumber && fdr.kind === 'socket') return { kind: 'socket', socket: openSocket(fdr) };
   // tcpclient's 6 and 7 are one socket twice: a stream on each keeps the
   // directions apart, so a failed write ends only the writing stream and

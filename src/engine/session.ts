@@ -55,6 +55,13 @@ export interface SessionPolicy {
   noShutdown: boolean;
   /** -K, for the words of a timeout (0: no handshake deadline) */
   handshakeTimeoutMs: number;
+  /**
+   * The server role under -s: the client's end closes only the client's
+   * direction; prog's answer still goes out until prog ends, as the C
+   * engine does (its loop runs while the local side is open). Under -S,
+   * and for the client, the peer's end ends the session.
+   */
+  sendsAfterPeerEnd?: boolean;
 }
 
 export interface SessionState {
@@ -213,6 +220,8 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
 
     case 'upFlushed': {
       if (state.up !== 'flushing') return same(state);
+      // The peer has ended already: nothing to wait for, our end goes out now.
+      if (state.remoteEnd) return shutdownUp(policy, state, false);
       if (policy.noShutdown) {
         return { state: { ...state, up: 'held' }, actions: [{ type: 'debug', message: 'EOF on the input: --no-shutdown, waiting for the server to end' }] };
       }
@@ -238,8 +247,9 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
       return fail(state, { code: EXIT_SYSTEM, message: event.message });
 
     case 'upShutDone':
-      if (state.up !== 'closing') return same(state);
-      return finish(state, []);
+      // Closing after --no-shutdown, or our end after the peer's (sendsAfterPeerEnd): both directions are over.
+      if (state.up === 'closing' || (state.up === 'shut' && state.down === 'closed' && !state.failure)) return finish(state, []);
+      return same(state);
 
     case 'writesPending': {
       const next = { ...state, writesPending: event.pending };
@@ -309,6 +319,10 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
         if (!policy.closeNotify) return finish(next, []);
         return { state: { ...next, up: 'closing' }, actions: [{ type: 'closeHeld', closeNotify: true }] };
       }
+      if (isSending(next.up)) {
+        // sendsAfterPeerEnd: the way up runs on until the input ends and our end is out.
+        return same(next);
+      }
       if (next.writesPending) {
         // Local data already read still goes out, while the network takes it.
         return { state: { ...next, deadline: 'drain' }, actions: [{ type: 'armDeadline', deadline: 'drain' }] };
@@ -375,7 +389,16 @@ function networkEnded(policy: SessionPolicy, state: SessionState, how: RemoteEnd
   }
   if (how === 'close_notify') actions.push({ type: 'debug', message: 'end of the remote stream (close_notify)' });
   let up = state.up;
-  if (up === 'open' || up === 'flushing' || up === 'quieting') {
+  if (policy.sendsAfterPeerEnd && !failure && how !== 'reset' && isSending(up)) {
+    // The client has ended its direction only: prog's answer still goes out.
+    if (up === 'quieting') {
+      const next: SessionState = { ...state, remoteEnd: how, down: 'delivering' };
+      const shut = shutdownUp(policy, next, false);
+      return { state: shut.state, actions: [...actions, { type: 'disarmDeadline' }, ...shut.actions, { type: 'endOutput' }] };
+    }
+    return { state: { ...state, remoteEnd: how, down: 'delivering' }, actions: [...actions, { type: 'endOutput' }] };
+  }
+  if (isSending(up)) {
     // The server has ended: stdin is not waited for; what was read still goes out.
     up = 'abandoned';
     actions.push({ type: 'stopInput' });
@@ -383,9 +406,14 @@ function networkEnded(policy: SessionPolicy, state: SessionState, how: RemoteEnd
   return { state: { ...state, remoteEnd: how, failure, up, down: 'delivering', deadline: 'none', endBound: false }, actions: [...actions, { type: 'endOutput' }] };
 }
 
+/** The way up still carries the input (it has not ended, or it is being flushed or held back for quiet). */
+function isSending(up: UpState): boolean {
+  return up === 'open' || up === 'flushing' || up === 'quieting';
+}
+
 /** After writes settle: the session is over once the output is closed too. */
 function settleIfDone(state: SessionState, actions: SessionAction[]): Transition {
-  if (state.down === 'closed' && !state.writesPending && state.up !== 'held' && state.up !== 'closing') {
+  if (state.down === 'closed' && !state.writesPending && state.up !== 'held' && state.up !== 'closing' && !isSending(state.up)) {
     return finish(state, [...actions, ...disarm(state)]);
   }
   return { state, actions };

@@ -5,7 +5,7 @@
 // of argv, environment or descriptor numbers, so every program and the
 // library API share it.
 
-import { connect, ConnectionOptions, DetailedPeerCertificate, SecureContext, TLSSocket } from 'tls';
+import { connect, ConnectionOptions, createServer, DetailedPeerCertificate, SecureContext, SecureContextOptions, TLSSocket, TlsOptions } from 'tls';
 import type { Readable, Writable } from 'stream';
 import { EXIT_SYSTEM, EXIT_TLS, FatalError, describeSystemError, isSystemError } from '../base/errors';
 import { NetworkLink, NetworkSide } from './transport';
@@ -47,10 +47,26 @@ export interface TunnelIo {
 
 export type LogLevel = 'warning' | 'info' | 'debug';
 
+/**
+ * The server's side of the handshake (s6-tlsd-io and friends): what differs
+ * from the client's; the session after it is the same.
+ */
+export interface ServerRole {
+  /** the default context: its settings, key pair and anchors, as createSecureContext takes them */
+  context: SecureContextOptions;
+  /** the context for the name a client sent as SNI; undefined keeps the default */
+  contextFor?: (servername: string) => SecureContext | undefined;
+  /** ask for a client certificate ('optional', -Y) or require one ('required', -y) */
+  clientCert: 'none' | 'optional' | 'required';
+}
+
 export interface TunnelOptions extends SessionPolicy {
-  secureContext: SecureContext;
+  /** the client's context (unused when `server` is set) */
+  secureContext?: SecureContext;
   /** the anchors `secureContext` trusts, for the path checks after OpenSSL's (src/trust/path.ts) */
-  trustAnchors: TrustAnchors;
+  trustAnchors?: TrustAnchors;
+  /** answer the handshake as a server instead of starting it as a client */
+  server?: ServerRole;
   /** ALPN protocols to offer, if any */
   alpnProtocols?: string[];
   /**
@@ -77,8 +93,10 @@ export interface TunnelOptions extends SessionPolicy {
   handshakeTimeLeftMs?: number;
   /** The latest our end goes out after a local EOF (default END_BOUND_MS). */
   endBoundMs?: number;
-  /** Called with the TLS socket before the handshake starts (e.g. to log keys). */
+  /** Called with the TLS socket before the handshake starts (client only). */
   onSocket?: (socket: TLSSocket) => void;
+  /** Gets every key-log line (SSLKEYLOGFILE), in either role. */
+  keyLog?: (line: Buffer) => void;
   /** Called once the write side is shut down after a local EOF, everything before it flushed. */
   onWriteSideClosed?: () => void;
 }
@@ -130,6 +148,9 @@ const ANSWER_START_MS = 100;
 
 export const END_BOUND_MS = 3000;
 
+/** The longest delay Node's timers take (2^31-1 ms): the server's own handshake limit, out of the way of -K. */
+const MAX_HANDSHAKE_TIMER_MS = 2 ** 31 - 1;
+
 /** Cleartext moved between two minor collections (see node-internals minorGc). */
 const GC_EVERY_BYTES = 1024 * 1024;
 
@@ -141,6 +162,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       enforceCloseNotify: options.enforceCloseNotify,
       noShutdown: options.noShutdown ?? false,
       handshakeTimeoutMs: options.handshakeTimeoutMs,
+      sendsAfterPeerEnd: !!options.server && !options.closeNotify,
     };
     let state: SessionState = initialState(policy);
     let clear: Cleartext | undefined = typeof io.cleartext === 'function' ? undefined : io.cleartext;
@@ -194,43 +216,99 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
         else dispatch({ type: 'networkWriteFailed', message: `unable to write to the network: ${describeSystemError(err)}` });
       },
     });
+    const peer = options.server ? 'client' : 'server';
+    const closedDuringHandshake: Failure = { code: EXIT_TLS, message: `connection closed by the ${peer} during the handshake` };
+    /** the TLS socket: the client's at once, the server's once its handshake is done */
+    let tls!: TLSSocket;
     const sni = options.servername?.kind === 'dns' ? options.servername.name : undefined;
-    const tls = connect({
-      socket: link,
-      secureContext: options.secureContext,
-      servername: sni,
-      rejectUnauthorized: options.verify,
-      checkServerIdentity: identityChecker(options.servername, options.trustAnchors, options.extraCheck),
-      ALPNProtocols: options.alpnProtocols,
-      allowHalfOpen: true,
-      // With Node's 16 KiB default, every 64 KiB chunk from the input made
-      // write() return false, and the input was paused and resumed for 4137
-      // of 4146 chunks of a 256 MiB upload (readStop/readStart, epoll_ctl).
-      highWaterMark: STREAM_BUFFER,
-    } as ConnectionOptions);
-    // A refused certificate is answered with a fatal alert (src/engine/alert.ts).
-    const alertKeys = new AlertKeys(tls, link);
-    onEndOfData(tls, () => {
-      if (!link.drained) closeNotifySeen = true;
-    });
-    options.onSocket?.(tls);
+    let alertKeys: AlertKeys | undefined;
+    if (options.server) accept(options.server);
+    else {
+      tls = connect({
+        socket: link,
+        secureContext: options.secureContext,
+        servername: sni,
+        rejectUnauthorized: options.verify,
+        checkServerIdentity: identityChecker(options.servername, options.trustAnchors as TrustAnchors, options.extraCheck),
+        ALPNProtocols: options.alpnProtocols,
+        allowHalfOpen: true,
+        // With Node's 16 KiB default, every 64 KiB chunk from the input made
+        // write() return false, and the input was paused and resumed for 4137
+        // of 4146 chunks of a 256 MiB upload (readStop/readStart, epoll_ctl).
+        highWaterMark: STREAM_BUFFER,
+      } as ConnectionOptions);
+      // A refused certificate is answered with a fatal alert (src/engine/alert.ts).
+      alertKeys = new AlertKeys(tls, link);
+      if (options.keyLog) tls.on('keylog', options.keyLog);
+      options.onSocket?.(tls);
+      watch(tls);
+      tls.on('secureConnect', () => {
+        // Node emits it again when the server asks to renegotiate, though the
+        // request is refused (SSL_OP_NO_RENEGOTIATION): one handshake only.
+        if (state.phase !== 'handshaking') return;
+        // With verification off Node ignores checkServerIdentity's verdict;
+        // an extra check (pins) is still required then.
+        const extra = options.verify ? undefined : options.extraCheck?.(tls.getPeerCertificate(true));
+        if (extra) {
+          alertKeys?.refuse(extra);
+          return dispatch({ type: 'handshakeFailed', failure: tlsFailure(extra, 'handshake') });
+        }
+        alertKeys?.forget();
+        secured(sni);
+      });
+    }
     if (state.deadline === 'handshake') arm(Math.max(1, options.handshakeTimeLeftMs ?? options.handshakeTimeoutMs));
 
-    tls.on('secureConnect', () => {
-      // Node emits it again when the server asks to renegotiate, though the
-      // request is refused (SSL_OP_NO_RENEGOTIATION): one handshake only.
-      if (state.phase !== 'handshaking') return;
-      // With verification off Node ignores checkServerIdentity's verdict;
-      // an extra check (pins) is still required then.
-      const extra = options.verify ? undefined : options.extraCheck?.(tls.getPeerCertificate(true));
-      if (extra) {
-        alertKeys.refuse(extra);
-        return dispatch({ type: 'handshakeFailed', failure: tlsFailure(extra, 'handshake') });
-      }
-      alertKeys.forget();
-      report = connectionReport(tls, sni);
+    /**
+     * The server's handshake, through a tls.Server that is handed our link
+     * as a connection (the documented way to serve any duplex stream): it
+     * verifies a client certificate as Node's servers do, and hands over the
+     * TLS socket once the handshake is done. Our -K is the only handshake
+     * limit: the server's own is set beyond reach.
+     */
+    function accept(role: ServerRole): void {
+      const server = createServer({
+        ...role.context,
+        requestCert: role.clientCert !== 'none',
+        // -y: OpenSSL refuses a client without a certificate (with an
+        // alert) and Node a client whose certificate fails verification.
+        rejectUnauthorized: role.clientCert === 'required',
+        SNICallback: role.contextFor ? (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => cb(null, role.contextFor?.(name)) : undefined,
+        ALPNProtocols: options.alpnProtocols,
+        handshakeTimeout: MAX_HANDSHAKE_TIMER_MS,
+      } as TlsOptions);
+      if (options.keyLog) server.on('keylog', options.keyLog);
+      server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+        // Refused by verification (-y): Node closes without an error of its own.
+        const refused = socket.authorizationError ? verificationError(String(socket.authorizationError)) : undefined;
+        const cause = refused ?? (link.rawEnd?.how === 'reset' ? link.rawEnd.error : err);
+        socket.destroy();
+        if (state.phase === 'handshaking') dispatch({ type: 'handshakeFailed', failure: tlsFailure(cause, 'handshake', peer) });
+      });
+      server.on('secureConnection', (socket: TLSSocket) => {
+        tls = socket;
+        // TLS 1.3 allows no renegotiation; on 1.2 a client's request is
+        // refused by OpenSSL (SSL_OP_NO_RENEGOTIATION in the context).
+        watch(socket);
+        if (state.phase !== 'handshaking') return;
+        const cert = socket.getPeerCertificate();
+        const presented = !!cert && !!cert.raw;
+        if (role.clientCert !== 'none' && presented && !socket.authorized) {
+          return dispatch({ type: 'handshakeFailed', failure: tlsFailure(verificationError(String(socket.authorizationError)), 'handshake', peer) });
+        }
+        if (role.clientCert === 'required' && !presented) {
+          return dispatch({ type: 'handshakeFailed', failure: { code: EXIT_TLS, message: 'the client sent no certificate' } });
+        }
+        secured(typeof socket.servername === 'string' && socket.servername !== '' ? socket.servername : undefined);
+      });
+      server.emit('connection', link);
+    }
+
+    /** The handshake is done (and verified): the report, then the session. */
+    function secured(servername: string | undefined): void {
+      report = connectionReport(tls, servername);
       const group = report.kexGroup ? `, ${report.kexGroup}` : '';
-      log('info', `connected: ${report.protocol}, ${report.cipher}${group}, peer ${report.peerCertSubject ?? '(no certificate)'}`);
+      log('info', `connected: ${report.protocol}, ${report.cipher}${group}, peer ${report.peerCertSubject ?? '(no certificate)'}${options.server && servername ? `, SNI ${servername}` : ''}`);
       try {
         options.onHandshake?.(report, tls);
         if (!clear) clear = (io.cleartext as () => Cleartext)();
@@ -238,34 +316,37 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
         return dispatch({ type: 'handshakeFailed', failure: asFailure(err) });
       }
       dispatch({ type: 'verified', tls13: tls.getProtocol() === 'TLSv1.3' });
-    });
+    }
 
-    tls.on('error', (err: Error) => {
-      if (state.phase === 'handshaking') {
-        // Over the link a reset during the handshake reaches TLS as an EOF.
-        const cause = link.rawEnd?.how === 'reset' ? link.rawEnd.error : err;
-        alertKeys.refuse(cause);
-        return dispatch({ type: 'handshakeFailed', failure: tlsFailure(cause, 'handshake') });
-      }
-      dispatch({ type: 'networkFailed', failure: tlsFailure(err, 'session'), alert: receivedAlert(err) });
-    });
+    /** The TLS socket's own events, as machine events. */
+    function watch(socket: TLSSocket): void {
+      onEndOfData(socket, () => {
+        if (!link.drained) closeNotifySeen = true;
+      });
 
-    tls.on('end', () => {
-      if (state.phase === 'handshaking') {
-        return dispatch({ type: 'handshakeFailed', failure: { code: EXIT_TLS, message: 'connection closed by the server during the handshake' } });
-      }
-      const raw = link.rawEnd;
-      const how: RemoteEnd = closeNotifySeen || !raw ? 'close_notify' : raw.how;
-      const message = raw?.how === 'reset' ? `unable to read from the network: ${describeSystemError(raw.error)}` : undefined;
-      dispatch({ type: 'networkEnded', how, message });
-    });
+      socket.on('error', (err: Error) => {
+        if (state.phase === 'handshaking') {
+          // Over the link a reset during the handshake reaches TLS as an EOF.
+          const cause = link.rawEnd?.how === 'reset' ? link.rawEnd.error : err;
+          alertKeys?.refuse(cause);
+          return dispatch({ type: 'handshakeFailed', failure: tlsFailure(cause, 'handshake', peer) });
+        }
+        dispatch({ type: 'networkFailed', failure: tlsFailure(err, 'session', peer), alert: receivedAlert(err) });
+      });
 
-    tls.on('close', () => {
-      if (state.phase === 'handshaking') {
-        return dispatch({ type: 'handshakeFailed', failure: { code: EXIT_TLS, message: 'connection closed by the server during the handshake' } });
-      }
-      dispatch({ type: 'networkFailed', failure: { code: EXIT_SYSTEM, message: 'the network connection closed unexpectedly' } });
-    });
+      socket.on('end', () => {
+        if (state.phase === 'handshaking') return dispatch({ type: 'handshakeFailed', failure: closedDuringHandshake });
+        const raw = link.rawEnd;
+        const how: RemoteEnd = closeNotifySeen || !raw ? 'close_notify' : raw.how;
+        const message = raw?.how === 'reset' ? `unable to read from the network: ${describeSystemError(raw.error)}` : undefined;
+        dispatch({ type: 'networkEnded', how, message });
+      });
+
+      socket.on('close', () => {
+        if (state.phase === 'handshaking') return dispatch({ type: 'handshakeFailed', failure: closedDuringHandshake });
+        dispatch({ type: 'networkFailed', failure: { code: EXIT_SYSTEM, message: 'the network connection closed unexpectedly' } });
+      });
+    }
 
     function perform(action: SessionAction): void {
       switch (action.type) {
@@ -417,7 +498,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       timer?.cancel();
       endBoundTimer?.cancel();
       clear?.input.pause();
-      tls.destroy();
+      tls?.destroy();
       link.destroy();
       clear?.release?.();
       if (state.failure) reject(new FatalError(state.failure.code, state.failure.message));
@@ -426,12 +507,17 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
   });
 }
 
-function tlsFailure(err: unknown, during: 'handshake' | 'session'): Failure {
+/** Node's word for a failed verification, as an error describeTlsError knows. */
+function verificationError(code: string): Error {
+  return Object.assign(new Error(code), { code });
+}
+
+function tlsFailure(err: unknown, during: 'handshake' | 'session', peer: 'server' | 'client' = 'server'): Failure {
   // A system error during the session (not a TLS one) is 111; during the handshake everything is 98.
   if (during === 'session' && isSystemError(err)) {
     return { code: EXIT_SYSTEM, message: `unable to use the network: ${describeSystemError(err)}` };
   }
-  return { code: EXIT_TLS, message: describeTlsError(err, during) };
+  return { code: EXIT_TLS, message: describeTlsError(err, during, peer) };
 }
 
 function asFailure(err: unknown): Failure {

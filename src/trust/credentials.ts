@@ -9,7 +9,7 @@ import { EXIT_CONFIG, EXIT_ENGINE, EXIT_SYSTEM, FatalError, describeSystemError,
 import { looksLikeCertificate } from './der';
 import { readRegularFile, requireDirectory } from '../base/local-files';
 import { subjectHash } from './subject-hash';
-import { processStoreAnchorDir, SERVER_AUTH_TRUST } from '../base/node-internals';
+import { CLIENT_AUTH_TRUST, processStoreAnchorDir, SERVER_AUTH_TRUST } from '../base/node-internals';
 import type { TrustSource } from '../cli/config';
 import { contextSettings, ProtocolRange } from './tls-settings';
 
@@ -91,9 +91,12 @@ function certificateLength(der: Buffer): number {
   return 2 + count + length;
 }
 
-function anchorPem(cert: FoundCertificate): string {
+/** What the anchors verify: servers' certificates (the client's) or clients' (the server's). */
+export type AnchorPurpose = 'serverAuth' | 'clientAuth';
+
+function anchorPem(cert: FoundCertificate, purpose: AnchorPurpose = 'serverAuth'): string {
   if (cert.label === 'TRUSTED CERTIFICATE') return toPem(cert.label, cert.der);
-  return toPem('TRUSTED CERTIFICATE', Buffer.concat([cert.der, SERVER_AUTH_TRUST]));
+  return toPem('TRUSTED CERTIFICATE', Buffer.concat([cert.der, purpose === 'serverAuth' ? SERVER_AUTH_TRUST : CLIENT_AUTH_TRUST]));
 }
 
 const REHASH_HINT = 'run `openssl rehash` (or c_rehash) on it';
@@ -169,11 +172,12 @@ function readCadir(dir: string): CadirContents {
   return { anchors, lazyLookupAgrees: !leftOut && misfiled === 0 && plainPemOnly };
 }
 
-export function loadTrustAnchors(source: TrustSource): string[] {
-  if (source.kind === 'dir') return readCadir(source.path).anchors.map(anchorPem);
+export function loadTrustAnchors(source: TrustSource, purpose: AnchorPurpose = 'serverAuth'): string[] {
+  const pem = (cert: FoundCertificate): string => anchorPem(cert, purpose);
+  if (source.kind === 'dir') return readCadir(source.path).anchors.map(pem);
   const certs = certificatesIn(readRegularFile(source.path, 'trust anchors in'));
   if (certs.length === 0) throw new FatalError(EXIT_CONFIG, `no valid trust anchor in ${source.path}`);
-  return certs.map(anchorPem);
+  return certs.map(pem);
 }
 
 export function loadCertificateChain(path: string): string {
@@ -209,7 +213,7 @@ function trustFor(trust: TrustSource, processStore: boolean): Pick<Credentials, 
   if (trust.kind === 'file') return { ca: loadTrustAnchors(trust) };
   const contents = readCadir(trust.path);
   if (processStore && contents.lazyLookupAgrees && processStoreAnchorDir() === trust.path) return { ca: [], anchorDir: trust.path };
-  return { ca: contents.anchors.map(anchorPem) };
+  return { ca: contents.anchors.map((cert) => anchorPem(cert)) };
 }
 
 /**

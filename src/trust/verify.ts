@@ -117,30 +117,30 @@ const unspecifiedWords: Record<string, string> = {
   'certificate chain too long': 'certificate chain is too long',
 };
 
-/** Words for a TLS failure, whatever layer raised it. */
-export function describeTlsError(err: unknown, during: 'handshake' | 'session'): string {
+/** Words for a TLS failure, whatever layer raised it; `peer` is the other end (the server, for a client). */
+export function describeTlsError(err: unknown, during: 'handshake' | 'session', peer: 'server' | 'client' = 'server'): string {
   const e = err as (Error & { code?: string; reason?: string }) | undefined;
   if (!e || typeof e !== 'object') return oneLine(String(err));
   if (e instanceof HostnameMismatch || e instanceof VerificationFailure) return oneLine(e.message);
   const code = e.code ?? '';
   if (verifyWords[code]) return `certificate verification failed: ${verifyWords[code]}`;
   if (code === 'UNSPECIFIED') return `certificate verification failed: ${unspecifiedWords[e.message] ?? oneLine(e.message)}`;
-  if (code === 'ECONNRESET' && /disconnected before secure TLS/.test(e.message)) {
-    return `connection closed by the server during the ${during}`;
+  if (code === 'ECONNRESET' && /disconnected before secure TLS|socket hang up/.test(e.message)) {
+    return `connection closed by the ${peer} during the ${during}`;
   }
-  if (code === 'ECONNRESET') return `connection reset by the server during the ${during}`;
-  if (code === 'EPIPE') return `connection closed by the server during the ${during} (Broken pipe)`;
-  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || code === 'ERR_SSL_RECORD_LAYER_FAILURE') {
-    return `the server did not answer with TLS (${openSslReason(e)})`;
+  if (code === 'ECONNRESET') return `connection reset by the ${peer} during the ${during}`;
+  if (code === 'EPIPE') return `connection closed by the ${peer} during the ${during} (Broken pipe)`;
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || code === 'ERR_SSL_RECORD_LAYER_FAILURE' || code === 'ERR_SSL_HTTP_REQUEST') {
+    return `the ${peer} did not ${peer === 'server' ? 'answer with' : 'speak'} TLS (${openSslReason(e)})`;
   }
-  // The client's own limit on warning alerts (OpenSSL ends after 5 in a row):
-  // the server sent no fatal alert, it kept sending warnings.
-  if (code === 'ERR_SSL_TOO_MANY_WARN_ALERTS') return 'TLS protocol error: the server sent too many warning alerts';
+  // A peer's own limit on warning alerts (OpenSSL ends after 5 in a row):
+  // the peer sent no fatal alert, it kept sending warnings.
+  if (code === 'ERR_SSL_TOO_MANY_WARN_ALERTS') return `TLS protocol error: the ${peer} sent too many warning alerts`;
   const alert = receivedAlert(e);
   if (alert) {
     // Servers that speak only TLS 1.0 or 1.1 answer a TLS 1.2+ hello this way.
-    const hint = code === 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' ? ' (no TLS version in common: TLS 1.0 and 1.1 are offered only with --min-protocol=TLSv1 or TLSv1.1)' : '';
-    return `the server sent a fatal alert: ${alert}${hint}`;
+    const hint = code === 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' && peer === 'server' ? ' (no TLS version in common: TLS 1.0 and 1.1 are offered only with --min-protocol=TLSv1 or TLSv1.1)' : '';
+    return `the ${peer} sent a fatal alert: ${alert}${hint}`;
   }
   if (code.startsWith('ERR_SSL_')) return `TLS protocol error: ${openSslReason(e)}`;
   return oneLine(e.message);

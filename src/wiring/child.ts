@@ -25,7 +25,11 @@ export function programEnvironment(
   extra: Record<string, string> = {},
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
-  if (!keepTlsConfig) for (const name of TLS_CONFIG_VARIABLES) delete env[name];
+  if (!keepTlsConfig) {
+    for (const name of TLS_CONFIG_VARIABLES) delete env[name];
+    // The server's key pairs by SNI name (s6-tlsd, s6-ucspitlsd).
+    for (const name of Object.keys(env)) if (/^(KEYFILE|CERTFILE):/.test(name)) delete env[name];
+  }
   // As the C wrapper does with the notification: KEY=value sets, a bare KEY
   // unsets, and so does a key the report leaves out (no ALPN agreed).
   for (const key of REPORT_KEYS) delete env[key];
@@ -70,7 +74,8 @@ export function startProgramWith(
   env: NodeJS.ProcessEnv,
   descriptors: Record<number, ProgramDescriptor>,
 ): RunningProgram {
-  const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
+  // Our stdio unless told otherwise (s6-tlsd gives prog its channels as stdin and stdout).
+  const stdio: StdioOptions = [0, 1, 2].map((fd) => descriptors[fd] ?? 'inherit');
   const top = Math.max(...Object.keys(descriptors).map(Number));
   for (let fd = 3; fd <= top; fd++) stdio.push(descriptors[fd] ?? 'ignore');
   // The handlers go in before the spawn: prog may run, speak, and have its

@@ -5,25 +5,49 @@
 // wfd, the same wiring as the in-process engine (src/wiring/prog.ts). This process
 // never reads a byte of the network, nor of the cleartext.
 
-import { spawn, StdioOptions } from 'child_process';
-import { existsSync } from 'fs';
+import { ChildProcess, spawn, StdioOptions } from 'child_process';
+import { closeSync, existsSync, openSync } from 'fs';
 import { dirname, join } from 'path';
 import type { Socket } from 'net';
 import type { Readable } from 'stream';
 import { EXIT_SYSTEM, FatalError, describeSystemError } from '../base/errors';
 import { programEnvironment, startProgramWith } from './child';
-import { makeBlocking } from '../base/node-internals';
+import { makeBlocking, stopReading } from '../base/node-internals';
 import { decodeNotification } from '../engine/report';
 import { closeChannels, ProgramChannels, ProgramLaunch } from './prog';
 
-/** bin/s6-tlsc-io of this package, run as users run it (its shebang's flags). */
-function tlscIoExecutable(): string {
+/** bin/NAME of this package (s6-tlsc-io, s6-tlsd-io), run as users run it (its launcher). */
+function engineExecutable(name: 's6-tlsc-io' | 's6-tlsd-io'): string {
   // From dist/src or dist/src/bin (bundled) up to the package root.
   for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
-    const candidate = join(dir, 'bin', 's6-tlsc-io');
+    const candidate = join(dir, 'bin', name);
     if (existsSync(candidate)) return candidate;
   }
-  throw new FatalError(EXIT_SYSTEM, 'unable to find the s6-tlsc-io executable');
+  throw new FatalError(EXIT_SYSTEM, `unable to find the ${name} executable`);
+}
+
+function spawnEngine(name: 's6-tlsc-io' | 's6-tlsd-io', args: string[], stdio: StdioOptions): ChildProcess {
+  try {
+    return spawn(engineExecutable(name), args, { stdio });
+  } catch (err) {
+    throw new FatalError(EXIT_SYSTEM, `unable to spawn ${name}: ${describeSystemError(err)}`);
+  }
+}
+
+/** The engine child's exit code, and its report read from the descriptor `notif`. */
+function watchEngine(child: ChildProcess, notif: number): Pick<EngineProcess, 'exited' | 'notification'> {
+  const exited = new Promise<number>((resolve) => {
+    child.once('error', () => resolve(EXIT_SYSTEM));
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : EXIT_SYSTEM)));
+  });
+  const notification = new Promise<Buffer | undefined>((resolve) => {
+    const stream = child.stdio[notif] as Readable;
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('error', () => resolve(undefined));
+    stream.on('close', () => resolve(chunks.length ? Buffer.concat(chunks) : undefined));
+  });
+  return { exited, notification };
 }
 
 /** The network as the engine child gets it: descriptors of ours, or a connected socket. */
@@ -64,29 +88,32 @@ export function startEngineProcess(network: EngineNetwork, engineOptions: string
   stdio[fdw] = 'socket' in network ? network.socket : fdw;
   stdio[notif] = 'pipe';
   const where = fresh ? ['--cleartext-input-fd=1', '--cleartext-output-fd=0'] : [];
-  let engine;
+  let child;
   try {
-    engine = spawn(tlscIoExecutable(), [...engineOptions, ...where, '-d', String(notif), '--', String(fdr), String(fdw)], { stdio });
-  } catch (err) {
-    throw new FatalError(EXIT_SYSTEM, `unable to spawn s6-tlsc-io: ${describeSystemError(err)}`);
+    child = spawnEngine('s6-tlsc-io', [...engineOptions, ...where, '-d', String(notif), '--', String(fdr), String(fdw)], stdio);
   } finally {
     if ('socket' in network) network.socket.destroy();
     if (!fresh) closeChannels({ toProgram: cleartext.output, fromProgram: cleartext.input });
   }
-  const child = engine;
-  const exited = new Promise<number>((resolve) => {
-    child.once('error', () => resolve(EXIT_SYSTEM));
-    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : EXIT_SYSTEM)));
-  });
-  const notification = new Promise<Buffer | undefined>((resolve) => {
-    const stream = child.stdio[notif] as Readable;
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('error', () => resolve(undefined));
-    stream.on('close', () => resolve(chunks.length ? Buffer.concat(chunks) : undefined));
-  });
   const channels = fresh ? { toProgram: child.stdio[0] as Socket, fromProgram: child.stdio[1] as Socket } : undefined;
-  return { notification, exited, channels };
+  return { ...watchEngine(child, notif), channels };
+}
+
+/**
+ * s6-tlsd's engine child: s6-tlsd-io on our stdin and stdout (the client's
+ * connection), its cleartext on new socket pairs at its fds 3 (read) and 4
+ * (written), the report at 5. Our end of fd 4 is stopped from reading at
+ * once: what the client sends before prog starts waits in that socket.
+ */
+export function startServerEngineProcess(engineOptions: string[]): EngineProcess {
+  const child = spawnEngine('s6-tlsd-io', [...engineOptions, '-d', '5', '--', '3', '4'], [0, 1, 'inherit', 'pipe', 'pipe', 'pipe']);
+  const toProgram = child.stdio[4] as Socket;
+  stopReading(toProgram);
+  // The connection is the engine's alone now: a copy of ours on 0 and 1
+  // would keep it open after the engine closed it, for as long as prog runs.
+  for (const fd of [0, 1]) closeSync(fd);
+  for (const fd of [0, 1]) if (openSync('/dev/null', fd === 0 ? 'r' : 'w') !== fd) throw new FatalError(EXIT_SYSTEM, 'unable to put /dev/null on stdin and stdout');
+  return { ...watchEngine(child, 5), channels: { toProgram, fromProgram: child.stdio[3] as Socket } };
 }
 
 /**
@@ -96,7 +123,11 @@ export function startEngineProcess(network: EngineNetwork, engineOptions: string
  * why on stderr).
  */
 export async function runWithEngineProcess(network: EngineNetwork, engineOptions: string[], launch: ProgramLaunch): Promise<number> {
-  const engine = startEngineProcess(network, engineOptions, 'new');
+  return runProgramOnEngine(startEngineProcess(network, engineOptions, 'new'), launch);
+}
+
+/** prog on an engine child's channels once its report is in; the engine's code if there is none. */
+export async function runProgramOnEngine(engine: EngineProcess, launch: ProgramLaunch): Promise<number> {
   const channels = engine.channels as ProgramChannels;
   const notification = await engine.notification;
   if (!notification) {

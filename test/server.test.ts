@@ -1,0 +1,258 @@
+// The server programs end to end: s6-tlsd and s6-tlsd-io run as tcpserver
+// runs them (the accepted socket as stdin and stdout), clients connect with
+// Node's TLS and OpenSSL's s_client, certificates are made here.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'crypto';
+import { spawn } from 'child_process';
+import { connect as tlsConnect } from 'tls';
+import { once } from 'events';
+import type { Readable, Writable } from 'stream';
+import { openSync, statSync, writeFileSync } from 'fs';
+import { Pki, Cert } from './helpers/pki';
+import { sha256, parseNotification, RunResult } from './helpers/harness';
+import { serveOnce, tlsClient, TLSD, TLSD_IO } from './helpers/serve';
+
+const pki = new Pki();
+const root = pki.cert('root', { ca: true });
+const leaf = pki.cert('server', { issuer: root, dns: ['default.test'] });
+const alpha = pki.cert('alpha', { issuer: root, dns: ['alpha.test'] });
+const beta = pki.cert('beta', { issuer: root, dns: ['beta.test'] });
+const wild = pki.cert('wild', { issuer: root, dns: ['*.wild.test'] });
+const clientRoot = pki.cert('client-root', { ca: true });
+const client = pki.cert('client', { issuer: clientRoot, eku: 'clientAuth' });
+const clientServerOnly = pki.cert('client-server-eku', { issuer: clientRoot, eku: 'serverAuth' });
+const stranger = pki.cert('stranger', { eku: 'clientAuth' });
+
+const PAIR = { KEYFILE: leaf.keyPath, CERTFILE: leaf.certPath };
+const trustServer = { ca: [root.certPem] };
+
+/** prog: says what it was given, then echoes. */
+const ECHO_WITH_ENV = ['sh', '-c', 'printf "%s|%s|%s|%s|%s\\n" "$SSL_PROTOCOL" "${SSL_TLS_SNI_SERVERNAME-unset}" "${KEYFILE-unset}" "${SSL_PEER_CERT_SUBJECT-unset}" "$(env | grep -c "^[A-Z]*FILE:")"; exec cat'];
+
+function firstLine(data: Buffer): string {
+  return data.toString().split('\n')[0];
+}
+
+test('s6-tlsd: prog gets the cleartext as stdin and stdout and the report in its environment; 1 MiB echoed whole; exit is prog\'s', async () => {
+  const payload = randomBytes(1 << 20);
+  const served = await serveOnce(TLSD, ECHO_WITH_ENV, PAIR);
+  const run = await tlsClient(served.port, { ...trustServer, servername: 'default.test' }, payload);
+  const result = await served.result;
+  assert.equal(run.error, undefined, String(run.error));
+  assert.equal(result.code, 0, result.stderr);
+  const text = run.received.toString('latin1');
+  const newline = text.indexOf('\n');
+  assert.equal(text.slice(0, newline), 'TLSv1.3|default.test|unset|unset|0');
+  assert.equal(sha256(run.received.subarray(newline + 1)), sha256(payload));
+});
+
+test('s6-tlsd: no SNI leaves SSL_TLS_SNI_SERVERNAME unset; -Z keeps KEYFILE; TLS 1.2 is served', async () => {
+  const served = await serveOnce(TLSD, ['-Z', ...ECHO_WITH_ENV], PAIR);
+  const run = await tlsClient(served.port, { ...trustServer, checkServerIdentity: () => undefined, maxVersion: 'TLSv1.2' }, 'x');
+  const result = await served.result;
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(firstLine(run.received), `TLSv1.2|unset|${leaf.keyPath}|unset|0`);
+});
+
+test('s6-tlsd: a TLS 1.1 client is refused with an alert, prog never starts, exit 98', async () => {
+  const marker = pki.path('tls11-started');
+  const served = await serveOnce(TLSD, ['sh', '-c', `touch ${marker}`], PAIR);
+  const run = await tlsClient(served.port, { ...trustServer, servername: 'default.test', minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' });
+  const result = await served.result;
+  assert.ok(run.error, 'the client is refused');
+  assert.equal(result.code, 98, result.stderr);
+  assert.match(result.stderr, /^s6-tlsd: fatal: /m);
+  assert.throws(() => statSync(marker));
+});
+
+test('SNI level 1: each named pair for its name, a wildcard for one label below, the plain pair for the rest', async () => {
+  const env = {
+    ...PAIR,
+    'KEYFILE:alpha.test': alpha.keyPath,
+    'CERTFILE:alpha.test': alpha.certPath,
+    'KEYFILE:Beta.Test': beta.keyPath,
+    'CERTFILE:Beta.Test': beta.certPath,
+    'KEYFILE:*.wild.test': wild.keyPath,
+    'CERTFILE:*.wild.test': wild.certPath,
+  };
+  const cases: [string | undefined, string][] = [
+    ['alpha.test', 'alpha'],
+    ['beta.test', 'beta'],
+    ['a.wild.test', 'wild'],
+    ['a.b.wild.test', 'server'],
+    ['other.test', 'server'],
+    [undefined, 'server'],
+  ];
+  for (const [name, cn] of cases) {
+    const served = await serveOnce(TLSD, ['-k', '1', ...ECHO_WITH_ENV], env);
+    const run = await tlsClient(served.port, { ...trustServer, servername: name, checkServerIdentity: () => undefined }, '');
+    const result = await served.result;
+    assert.equal(run.serverCn, cn, `SNI ${name}`);
+    assert.equal(result.code, 0, result.stderr);
+    // The pairs by name are gone from prog's environment under -z.
+    assert.match(firstLine(run.received), new RegExp(`\\|${name ?? 'unset'}\\|unset\\|unset\\|0$`));
+  }
+});
+
+test('SNI level 2: the plain pair is not even read; no SNI or an unknown name is refused with an alert (98), prog never starts', async () => {
+  const env = { KEYFILE: '/nonexistent', CERTFILE: '/nonexistent', 'KEYFILE:alpha.test': alpha.keyPath, 'CERTFILE:alpha.test': alpha.certPath };
+  const ok = await serveOnce(TLSD, ['-k', '2', ...ECHO_WITH_ENV], env);
+  const good = await tlsClient(ok.port, { ...trustServer, servername: 'alpha.test' }, '');
+  assert.equal((await ok.result).code, 0);
+  assert.equal(good.serverCn, 'alpha');
+  for (const name of [undefined, 'beta.test']) {
+    const served = await serveOnce(TLSD, ['-k', '2', 'sh', '-c', 'echo started'], env);
+    const run = await tlsClient(served.port, { ...trustServer, servername: name, checkServerIdentity: () => undefined });
+    const result = await served.result;
+    assert.ok(run.error, `SNI ${name}: refused`);
+    assert.match(String(run.error), /alert|handshake failure/i, `SNI ${name}: with an alert`);
+    assert.equal(result.code, 98, result.stderr);
+    assert.equal(result.stdout.length, 0);
+  }
+});
+
+test('client certificates: -y requires one that verifies; -Y asks and goes on without; a stranger or a server-only certificate is refused', async () => {
+  const anchors = { CAFILE: clientRoot.certPath };
+  const withCert = (c: Cert) => ({ ...trustServer, servername: 'default.test', key: c.keyPem, cert: c.certPem });
+  const cases: [string, Record<string, unknown>, number][] = [
+    ['-y', withCert(client), 0],
+    ['-y', { ...trustServer, servername: 'default.test' }, 98],
+    ['-y', withCert(stranger), 98],
+    ['-y', withCert(clientServerOnly), 98],
+    ['-Y', { ...trustServer, servername: 'default.test' }, 0],
+    ['-Y', withCert(client), 0],
+    ['-Y', withCert(stranger), 98],
+  ];
+  for (const [flag, options, code] of cases) {
+    const served = await serveOnce(TLSD, [flag, ...ECHO_WITH_ENV], { ...PAIR, ...anchors });
+    const run = await tlsClient(served.port, options, 'hi');
+    const result = await served.result;
+    const what = `${flag} ${options.cert === client.certPem ? 'client' : options.cert === stranger.certPem ? 'stranger' : options.cert ? 'server-only' : 'none'}`;
+    assert.equal(result.code, code, `${what}: ${result.stderr}`);
+    if (code === 0) {
+      assert.match(firstLine(run.received), options.cert ? /CN=client\|0$/ : /\|unset\|0$/, what);
+    } else {
+      assert.match(result.stderr, /s6-tlsd: fatal: .*(certificate|alert)/, what);
+    }
+  }
+});
+
+test('s6-tlsd-io: cleartext on fdr and fdw, the report on -d with the client\'s SNI; both directions whole', async () => {
+  const up = randomBytes(300_000);
+  const down = randomBytes(500_000);
+  let child!: ReturnType<typeof spawn>;
+  const served = await serveOnce(TLSD_IO, ['-d', '5', '3', '4'], PAIR, ['pipe', 'pipe', 'pipe'], (c) => (child = c));
+  const run = tlsClient(served.port, { ...trustServer, servername: 'default.test' }, up);
+  // The test is prog: it writes `down` at fdr (3) and reads fdw (4).
+  while (!child) await new Promise((r) => setImmediate(r));
+  const toEngine = child.stdio[3] as Writable;
+  const fromEngine = child.stdio[4] as Readable;
+  const chunks: Buffer[] = [];
+  fromEngine.on('data', (c: Buffer) => chunks.push(c));
+  const notification: Buffer[] = [];
+  ((child.stdio as unknown as Readable[])[5]).on('data', (c: Buffer) => notification.push(c));
+  toEngine.end(down);
+  const client = await run;
+  const result: RunResult = await served.result;
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(sha256(client.received), sha256(down));
+  assert.equal(sha256(Buffer.concat(chunks)), sha256(up));
+  const report = parseNotification(Buffer.concat(notification));
+  assert.ok(report.includes('SSL_TLS_SNI_SERVERNAME=default.test'), report.join(' '));
+  assert.ok(report.includes('SSL_PEER_CERT_HASH'), 'no client certificate: bare key');
+});
+
+test('openssl s_client, TLS 1.2 and 1.3: 200 KiB each way through s6-tlsd, sha256 checked', async () => {
+  const data = randomBytes(200 * 1024).toString('base64');
+  const input = pki.path('s_client-input');
+  writeFileSync(input, data);
+  for (const version of ['-tls1_2', '-tls1_3']) {
+    // prog echoes exactly what s_client sends, then ends: the server's end is what ends s_client.
+    const served = await serveOnce(TLSD, ['head', '-c', String(data.length)], PAIR);
+    const client = spawn('openssl', ['s_client', version, '-connect', `127.0.0.1:${served.port}`, '-servername', 'default.test', '-CAfile', root.certPath, '-verify_return_error', '-quiet'], {
+      stdio: [openSync(input, 'r'), 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    (client.stdout as Readable).on('data', (c: Buffer) => out.push(c));
+    await once(client, 'exit');
+    const result = await served.result;
+    assert.equal(result.code, 0, `${version}: ${result.stderr}`);
+    assert.equal(sha256(Buffer.concat(out)), sha256(data), version);
+  }
+});
+
+test('usage and configuration errors: exit codes before any byte (100 usage, 96 bad key pair), one line each', async () => {
+  const other = pki.cert('other', { issuer: root, dns: ['other.test'] });
+  const cases: [string[], Record<string, string>, number, RegExp][] = [
+    [['cat'], { CERTFILE: leaf.certPath }, 100, /KEYFILE not set/],
+    [['cat'], { KEYFILE: leaf.keyPath }, 100, /CERTFILE not set/],
+    [['-k', '2', 'cat'], PAIR, 100, /no KEYFILE:name/],
+    [['-k', '1', 'cat'], { ...PAIR, 'KEYFILE:*.test': leaf.keyPath, 'CERTFILE:*.test': leaf.certPath }, 100, /invalid name/],
+    [['-k', '1', 'cat'], { ...PAIR, 'KEYFILE:a.test': leaf.keyPath }, 100, /without CERTFILE:a.test/],
+    [['-y', 'cat'], PAIR, 100, /CADIR or CAFILE not set/],
+    [['cat'], { KEYFILE: other.keyPath, CERTFILE: leaf.certPath }, 96, /key pair/],
+    [['cat'], { KEYFILE: '/nonexistent', CERTFILE: leaf.certPath }, 111, /nonexistent/],
+    [[], PAIR, 100, /usage: missing prog/],
+  ];
+  for (const [args, env, code, words] of cases) {
+    const served = await serveOnce(TLSD, args, env);
+    const run = await tlsClient(served.port, { ...trustServer, servername: 'default.test' });
+    const result = await served.result;
+    assert.ok(run.error || run.received.length === 0);
+    assert.equal(result.code, code, `${args.join(' ')} ${JSON.stringify(env)}: ${result.stderr}`);
+    assert.match(result.stderr, words);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+  }
+});
+
+test('hostile clients: garbage instead of a ClientHello is 98 at once; a silent client meets -K (98); a client that resets mid-stream: prog sees its input end, the engine\'s failure is a warning', async () => {
+  const { connect } = await import('net');
+  const garbage = await serveOnce(TLSD, ['cat'], PAIR);
+  const g = connect(garbage.port, '127.0.0.1', () => g.end('GET / HTTP/1.0\r\n\r\n'));
+  g.on('error', () => undefined);
+  g.resume();
+  const gr = await garbage.result;
+  assert.equal(gr.code, 98, gr.stderr);
+  assert.match(gr.stderr, /did not speak TLS|TLS protocol error/);
+
+  const silent = await serveOnce(TLSD, ['-K', '300', 'cat'], PAIR);
+  const s = connect(silent.port, '127.0.0.1');
+  s.on('error', () => undefined);
+  const sr = await silent.result;
+  s.destroy();
+  assert.equal(sr.code, 98, sr.stderr);
+  assert.match(sr.stderr, /timed out/);
+
+  const reset = await serveOnce(TLSD, ['sh', '-c', 'cat; echo "prog saw its input end" >&2'], PAIR);
+  await new Promise<void>((resolve) => {
+    const raw = connect(reset.port, '127.0.0.1');
+    const c = tlsConnect({ socket: raw, ...trustServer, servername: 'default.test' }, () => {
+      // Some data is under way when the connection is reset under it.
+      c.write(randomBytes(64 * 1024), () => setTimeout(() => raw.resetAndDestroy(), 200));
+    });
+    c.on('error', () => undefined);
+    raw.on('error', () => undefined);
+    raw.on('close', () => resolve());
+  });
+  const rr = await reset.result;
+  assert.equal(rr.code, 0, `prog's code, cat having seen its input end: ${rr.stderr}`);
+  assert.match(rr.stderr, /prog saw its input end/);
+  assert.match(rr.stderr, /s6-tlsd: warning: TLS engine: .*reset/);
+});
+
+test('as root with TLS_UID/TLS_GID: the engine is an s6-tlsd-io process running as those ids, prog keeps root; the echo is whole', async () => {
+  assert.equal(process.getuid?.(), 0, 'the test suite runs as root (CI does)');
+  // The pki directory is private: the engine reads the key as root, before it drops.
+  const payload = randomBytes(256 * 1024);
+  const prog = ['sh', '-c', 'echo "prog $(id -u) engine $(ps -o uid=,args= --ppid $PPID | grep -c "^ *65534 .*s6-tlsd-io")"; exec cat'];
+  const served = await serveOnce(TLSD, prog, { ...PAIR, TLS_UID: '65534', TLS_GID: '65534' });
+  const run = await tlsClient(served.port, { ...trustServer, servername: 'default.test' }, payload);
+  const result = await served.result;
+  assert.equal(result.code, 0, result.stderr);
+  const text = run.received.toString('latin1');
+  const newline = text.indexOf('\n');
+  assert.equal(text.slice(0, newline), 'prog 0 engine 1');
+  assert.equal(sha256(run.received.subarray(newline + 1)), sha256(payload));
+});
