@@ -27,7 +27,7 @@ export interface RealServer {
 const SOURCE_DIR = join(__dirname, '..', '..', 'interop');
 
 /** Resolves once 127.0.0.1:port accepts a TCP connection; fails if the process exits first or after timeoutMs. */
-async function waitForPort(port: number, child: ChildProcess, describe: () => string, timeoutMs = 15000): Promise<void> {
+export async function waitForPort(port: number, child: ChildProcess, describe: () => string, timeoutMs = 15000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -52,7 +52,7 @@ async function waitForPort(port: number, child: ChildProcess, describe: () => st
  * child per connection), SIGKILL if it lingers; its output pipes are closed
  * so that a forked child still holding them cannot keep the suite alive.
  */
-async function stopProcess(child: ChildProcess): Promise<void> {
+export async function stopProcess(child: ChildProcess): Promise<void> {
   const signalGroup = (signal: NodeJS.Signals): void => {
     try {
       process.kill(-(child.pid as number), signal);
@@ -138,6 +138,44 @@ export function startNginx(dir: string, leaf: Cert, root: string): Promise<RealS
       ].join('\n'),
     );
     // -e: the error log before the configuration is read (the default path may not be writable).
+    return { command: 'nginx', args: ['-c', conf, '-p', dir, '-e', errorLog], logFile: errorLog };
+  });
+}
+
+/** nginx as a plain-HTTP reverse proxy to https://127.0.0.1:backend, verifying it as `name` against `ca`. */
+export function startNginxProxy(dir: string, backendPort: number, ca: string, name: string): Promise<RealServer> {
+  mkdirSync(join(dir, 'tmp'), { recursive: true });
+  const errorLog = join(dir, 'error.log');
+  return startOnFreePort('nginx-proxy', dir, (port) => {
+    const conf = join(dir, 'nginx.conf');
+    writeFileSync(
+      conf,
+      [
+        'daemon off;',
+        'master_process off;',
+        'worker_processes 1;',
+        `pid ${join(dir, 'nginx.pid')};`,
+        `error_log ${errorLog} info;`,
+        'events { worker_connections 256; }',
+        'http {',
+        `  access_log ${join(dir, 'access.log')};`,
+        ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${join(dir, 'tmp')};`),
+        '  client_max_body_size 64m;',
+        '  server {',
+        `    listen 127.0.0.1:${port};`,
+        '    location / {',
+        `      proxy_pass https://127.0.0.1:${backendPort};`,
+        '      proxy_ssl_verify on;',
+        `      proxy_ssl_trusted_certificate ${ca};`,
+        `      proxy_ssl_name ${name};`,
+        '      proxy_ssl_server_name on;',
+        '      proxy_ssl_protocols TLSv1.2 TLSv1.3;',
+        '    }',
+        '  }',
+        '}',
+        '',
+      ].join('\n'),
+    );
     return { command: 'nginx', args: ['-c', conf, '-p', dir, '-e', errorLog], logFile: errorLog };
   });
 }

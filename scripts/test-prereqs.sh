@@ -36,11 +36,16 @@ test          file:/usr/lib/postgresql/*/bin/postgres  postgresql
 test          py:aiosmtpd                              python3-aiosmtpd
 test          cmd:exim4                                exim4-daemon-light
 test          cmd:pgbouncer                            pgbouncer
+test          cmd:ps                                   procps
 interop       cmd:nginx                                nginx-light
 interop       cmd:haproxy                              haproxy
 interop       cmd:stunnel4                             stunnel4
 interop       cmd:gnutls-serv                          gnutls-bin
 interop       cmd:socat                                socat
+interop       cmd:tcpserver                            ucspi-tcp
+interop       cmd:curl                                 curl
+interop       cmd:gnutls-cli                           gnutls-bin
+interop       cmd:swaks                                swaks
 '
 
 present() {

@@ -18,18 +18,23 @@ export const TLS_CONFIG_VARIABLES = ['CADIR', 'CAFILE', 'KEYFILE', 'CERTFILE', '
 /** Signals a supervisor sends that belong to the program. */
 const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT', 'SIGWINCH'];
 
+/** prog's environment before any report: under -z (keepTlsConfig false) without the TLS variables. */
+export function programEnvironmentWithout(base: NodeJS.ProcessEnv, keepTlsConfig: boolean): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  if (keepTlsConfig) return env;
+  for (const name of TLS_CONFIG_VARIABLES) delete env[name];
+  // The server's key pairs by SNI name (s6-tlsd, s6-ucspitlsd).
+  for (const name of Object.keys(env)) if (/^(KEYFILE|CERTFILE):/.test(name)) delete env[name];
+  return env;
+}
+
 export function programEnvironment(
   base: NodeJS.ProcessEnv,
   report: ConnectionReport,
   keepTlsConfig: boolean,
   extra: Record<string, string> = {},
 ): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base };
-  if (!keepTlsConfig) {
-    for (const name of TLS_CONFIG_VARIABLES) delete env[name];
-    // The server's key pairs by SNI name (s6-tlsd, s6-ucspitlsd).
-    for (const name of Object.keys(env)) if (/^(KEYFILE|CERTFILE):/.test(name)) delete env[name];
-  }
+  const env = programEnvironmentWithout(base, keepTlsConfig);
   // As the C wrapper does with the notification: KEY=value sets, a bare KEY
   // unsets, and so does a key the report leaves out (no ALPN agreed).
   for (const key of REPORT_KEYS) delete env[key];

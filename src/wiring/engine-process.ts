@@ -100,13 +100,23 @@ export function startEngineProcess(network: EngineNetwork, engineOptions: string
 }
 
 /**
- * s6-tlsd's engine child: s6-tlsd-io on our stdin and stdout (the client's
- * connection), its cleartext on new socket pairs at its fds 3 (read) and 4
- * (written), the report at 5. Our end of fd 4 is stopped from reading at
- * once: what the client sends before prog starts waits in that socket.
+ * The server programs' engine child: s6-tlsd-io on our stdin and stdout
+ * (the client's connection), its cleartext at its fds 3 (read) and 4
+ * (written), the report at 5. With 'new' (s6-tlsd) the cleartext is new
+ * socket pairs, for prog afterwards: our end of fd 4 is stopped from reading
+ * at once, so that what the client sends before prog starts waits in that
+ * socket. Otherwise (s6-ucspitlsd) they are prog's channels, handed over.
  */
-export function startServerEngineProcess(engineOptions: string[]): EngineProcess {
-  const child = spawnEngine('s6-tlsd-io', [...engineOptions, '-d', '5', '--', '3', '4'], [0, 1, 'inherit', 'pipe', 'pipe', 'pipe']);
+export function startServerEngineProcess(engineOptions: string[], cleartext: EngineCleartext = 'new'): EngineProcess {
+  const fresh = cleartext === 'new';
+  const stdio: StdioOptions = [0, 1, 'inherit', fresh ? 'pipe' : cleartext.input, fresh ? 'pipe' : cleartext.output, 'pipe'];
+  let child;
+  try {
+    child = spawnEngine('s6-tlsd-io', [...engineOptions, '-d', '5', '--', '3', '4'], stdio);
+  } finally {
+    if (!fresh) closeChannels({ toProgram: cleartext.output, fromProgram: cleartext.input });
+  }
+  if (!fresh) return watchEngine(child, 5);
   const toProgram = child.stdio[4] as Socket;
   stopReading(toProgram);
   // The connection is the engine's alone now: a copy of ours on 0 and 1
