@@ -12,4 +12,6 @@ export { FatalError, EXIT_OK, EXIT_CONFIG, EXIT_ENGINE, EXIT_TLS, EXIT_USAGE, EX
 export { runTlsClient } from './client/library';
 export type { TlsClientOptions, TlsClientNetwork, TunnelOutcome } from './client/library';
 export { startTls, STARTTLS_PROTOCOLS } from './client/starttls';
+export { runTlsServer } from './server/library';
+export type { TlsServerOptions, TlsServerNetwork } from './server/library';
 export type { PreludeContext } from './client/starttls';

@@ -12,7 +12,7 @@ import type { Readable, Writable } from 'stream';
 import { openSync, statSync, writeFileSync } from 'fs';
 import { Pki, Cert } from './helpers/pki';
 import { sha256, parseNotification, RunResult } from './helpers/harness';
-import { serveOnce, tlsClient, TLSD, TLSD_IO } from './helpers/serve';
+import { serveOnce, tlsClient, TLSD, TLSD_IO, UCSPITLSD } from './helpers/serve';
 
 const pki = new Pki();
 const root = pki.cert('root', { ca: true });
@@ -255,4 +255,84 @@ test('as root with TLS_UID/TLS_GID: the engine is an s6-tlsd-io process running 
   const newline = text.indexOf('\n');
   assert.equal(text.slice(0, newline), 'prog 0 engine 1');
   assert.equal(sha256(run.received.subarray(newline + 1)), sha256(payload));
+});
+
+/** A prog for s6-ucspitlsd: says hello in cleartext, then does what MODE says on the control socket. */
+const UCSPI_APP = String.raw`
+import os, sys
+mode = sys.argv[1]
+ctl, rd, wr = (int(os.environ[k]) for k in ('SSLCTLFD', 'SSLREADFD', 'SSLWRITEFD'))
+os.write(1, b'hello in cleartext\n')
+if mode == 'decline':
+    os.close(ctl); os.write(1, b'still cleartext\n'); sys.exit(0)
+if mode == 'bad':
+    os.write(ctl, b'x')
+    while os.read(rd, 4096): pass
+    sys.exit(0)
+os.write(ctl, b'Y')
+report = b''
+while True:
+    c = os.read(ctl, 4096)
+    if not c: break
+    report += c
+got = b''
+while not got.endswith(b'\n'):
+    c = os.read(rd, 4096)
+    if not c: break
+    got += c
+os.write(wr, b'over TLS: ' + got + b'report: ' + report.replace(b'\0', b' ') + b'\n')
+sys.exit(7)
+`;
+
+test('s6-ucspitlsd: prog speaks cleartext on the connection, asks for TLS with Y and gets the report; the client upgrades; exit is prog\'s', async () => {
+  const served = await serveOnce(UCSPITLSD, ['python3', '-c', UCSPI_APP, 'Y'], PAIR);
+  const { connect } = await import('net');
+  const raw = connect(served.port, '127.0.0.1');
+  let cleartext = '';
+  await new Promise<void>((resolve) => {
+    raw.on('data', function onData(c: Buffer) {
+      cleartext += c.toString();
+      if (cleartext.includes('\n')) {
+        raw.removeListener('data', onData);
+        raw.pause();
+        resolve();
+      }
+    });
+  });
+  assert.equal(cleartext, 'hello in cleartext\n');
+  const secure = tlsConnect({ socket: raw, ...trustServer, servername: 'default.test' });
+  await once(secure, 'secureConnect');
+  secure.write('a secret\n');
+  const chunks: Buffer[] = [];
+  secure.on('data', (c: Buffer) => chunks.push(c));
+  secure.on('error', () => undefined);
+  await once(secure, 'end');
+  secure.end();
+  const result = await served.result;
+  assert.equal(result.code, 7, result.stderr);
+  const text = Buffer.concat(chunks).toString();
+  assert.match(text, /^over TLS: a secret\nreport: SSL_PROTOCOL=TLSv1\.3 .*SSL_TLS_SNI_SERVERNAME=default\.test /);
+});
+
+test('s6-ucspitlsd: closing the control socket declines (prog goes on in cleartext); another byte is 100 with one fatal line', async () => {
+  const declined = await serveOnce(UCSPITLSD, ['python3', '-c', UCSPI_APP, 'decline'], PAIR);
+  const run = await new Promise<string>((resolve) => {
+    const { connect } = require('net') as typeof import('net');
+    let text = '';
+    const s = connect(declined.port, '127.0.0.1');
+    s.on('data', (c: Buffer) => (text += c.toString()));
+    s.on('close', () => resolve(text));
+    s.on('error', () => undefined);
+  });
+  assert.equal(run, 'hello in cleartext\nstill cleartext\n');
+  assert.equal((await declined.result).code, 0);
+
+  const bad = await serveOnce(UCSPITLSD, ['python3', '-c', UCSPI_APP, 'bad'], PAIR);
+  const s = require('net').connect(bad.port, '127.0.0.1');
+  s.on('error', () => undefined);
+  s.resume();
+  const result = await bad.result;
+  s.destroy();
+  assert.equal(result.code, 100, result.stderr);
+  assert.equal(result.stderr, 's6-ucspitlsd: fatal: unrecognized command on control socket\n');
 });

@@ -4,7 +4,6 @@
 
 import type { Readable, Writable } from 'stream';
 import { Socket } from 'net';
-import { closeSync } from 'fs';
 import type { SecureVersion } from 'tls';
 import { buildSecureContext, loadCredentials } from '../trust/credentials';
 import { TrustAnchors } from '../trust/anchors';
@@ -13,7 +12,26 @@ import { networkFromFds } from '../engine/network';
 import { pinCheck } from '../trust/pins';
 import { runTunnel, LogLevel, NetworkSide } from '../engine/tunnel';
 import { connectTcp } from './connect';
-import { EXIT_OK, EXIT_SYSTEM, EXIT_USAGE, FatalError, describeConnectError } from '../base/errors';
+import {
+  closeGiven,
+  connected,
+  failedOutcome,
+  givenNetwork,
+  isBoolean,
+  isFd,
+  isFunction,
+  isMs,
+  isObject,
+  isPath,
+  isStringArray,
+  optional,
+  safeLog,
+  TunnelOutcome,
+  usage,
+} from '../engine/library-checks';
+
+export type { TunnelOutcome } from '../engine/library-checks';
+import { EXIT_OK } from '../base/errors';
 import type { ConnectionReport } from '../engine/report';
 
 /**
@@ -60,38 +78,6 @@ export interface TlsClientOptions {
   log?: (level: LogLevel, message: string) => void;
 }
 
-export interface TunnelOutcome {
-  /** what s6-tlsc-io would exit with: 0, 96, 97, 98, 100 or 111 */
-  exitCode: number;
-  /** why it failed, in the words of the fatal line */
-  reason?: string;
-  /** present once the handshake succeeded */
-  report?: ConnectionReport;
-}
-
-/** A socket still connecting: its outcome, as an exit code and words, never an 'error' event nobody hears. */
-function connected(socket: Socket): Promise<void> {
-  // One that will never carry a byte would leave the tunnel waiting for ever.
-  if (socket.destroyed) return Promise.reject(new FatalError(EXIT_SYSTEM, 'unable to use the socket: it is closed'));
-  if (!socket.connecting && socket.pending) return Promise.reject(new FatalError(EXIT_SYSTEM, 'unable to use the socket: it is not connected'));
-  if (!socket.connecting) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string }): void => {
-      socket.off('connect', onConnect);
-      reject(new FatalError(EXIT_SYSTEM, describeConnectError(err.hostname ?? err.address ?? 'the server', err.port, err)));
-    };
-    const onConnect = (): void => {
-      socket.off('error', onError);
-      resolve();
-    };
-    socket.once('error', onError);
-    socket.once('connect', onConnect);
-  });
-}
-
-/** Numbers of milliseconds: what the command line's unsigned options take (up to 2^32-1). */
-const MAX_MS = 0xffffffff;
-
 type Checked = {
   network: TlsClientNetwork;
   trust: TrustSource;
@@ -99,23 +85,6 @@ type Checked = {
   servername?: ServerName;
   pins?: string[];
 };
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-const usage = (message: string): FatalError => new FatalError(EXIT_USAGE, message);
-
-function optional<T>(o: Record<string, unknown>, key: string, ok: (v: unknown) => boolean, what: string): T | undefined {
-  const v = o[key];
-  if (v === undefined) return undefined;
-  if (!ok(v)) throw usage(`${key} must be ${what}`);
-  return v as T;
-}
-
-const isBoolean = (v: unknown): boolean => typeof v === 'boolean';
-const isFunction = (v: unknown): boolean => typeof v === 'function';
-const isPath = (v: unknown): boolean => typeof v === 'string' && v.length > 0 && !v.includes('\0');
-const isMs = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_MS;
-const isFd = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0x7fffffff;
-const isStringArray = (v: unknown, each: (s: string) => boolean): boolean => Array.isArray(v) && v.every((s) => typeof s === 'string' && each(s));
 
 function checkNetwork(network: unknown): TlsClientNetwork {
   if (!isObject(network)) throw usage('network must be { host, port }, { socket } or { fdr, fdw }');
@@ -177,14 +146,6 @@ function checkOptions(options: unknown): Checked {
   };
 }
 
-/** The caller's socket or descriptors, whatever shape the options have, to close on a failure. */
-function givenNetwork(options: unknown): { socket?: Socket; fds: number[] } {
-  const network = isObject(options) ? options.network : undefined;
-  if (!isObject(network)) return { fds: [] };
-  if (network.socket instanceof Socket) return { socket: network.socket, fds: [] };
-  return { fds: [network.fdr, network.fdw].filter((fd, i, all): fd is number => isFd(fd) && all.indexOf(fd) === i) };
-}
-
 async function networkSide(network: TlsClientNetwork): Promise<NetworkSide> {
   if ('host' in network) {
     const socket = await connectTcp(network.host, network.port, { family: network.family ?? 0, timeoutMs: network.timeoutMs ?? 0, noDelay: true });
@@ -236,16 +197,7 @@ export async function runTlsClient(options: TlsClientOptions): Promise<TunnelOut
         verify: options.verify ?? true,
         alpnProtocols: options.alpnProtocols,
         extraCheck: checked.pins ? pinCheck(checked.pins) : undefined,
-        // A caller's logger that throws must not take the tunnel down.
-        log: userLog
-          ? (level, message) => {
-              try {
-                userLog(level, message);
-              } catch {
-                // its words are lost, not the session
-              }
-            }
-          : undefined,
+        log: safeLog(userLog),
         onHandshake: (r) => {
           report = r;
           options.onHandshake?.(r);
@@ -257,19 +209,6 @@ export async function runTlsClient(options: TlsClientOptions): Promise<TunnelOut
     // runTunnel closes what it was given; before it, the network is closed here.
     if (!tunnelStarted) closeGiven(valid ? given : { socket: given.socket, fds: [] });
     given.socket?.destroy();
-    if (err instanceof FatalError) return { exitCode: err.exitCode, reason: err.message, report };
-    return { exitCode: EXIT_SYSTEM, reason: err instanceof Error ? err.message : String(err), report };
-  }
-}
-
-/** Before the tunnel has them, the caller's socket or descriptors are closed here. */
-function closeGiven(given: { socket?: Socket; fds: number[] }): void {
-  given.socket?.destroy();
-  for (const fd of given.fds) {
-    try {
-      closeSync(fd);
-    } catch {
-      // not open, or already closed: nothing of ours to release
-    }
+    return failedOutcome(err, report);
   }
 }

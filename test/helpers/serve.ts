@@ -11,6 +11,7 @@ import { cleanEnv, REPO, RunResult, waitFor } from './harness';
 
 export const TLSD = join(REPO, 'bin', 's6-tlsd');
 export const TLSD_IO = join(REPO, 'bin', 's6-tlsd-io');
+export const UCSPITLSD = join(REPO, 'bin', 's6-ucspitlsd');
 
 export interface Served {
   port: number;
