@@ -9,7 +9,7 @@ import { spawn } from 'child_process';
 import { connect as tlsConnect } from 'tls';
 import { once } from 'events';
 import type { Readable, Writable } from 'stream';
-import { openSync, statSync, writeFileSync } from 'fs';
+import { openSync, readFileSync, statSync, writeFileSync } from 'fs';
 import { Pki, Cert } from './helpers/pki';
 import { sha256, parseNotification, RunResult } from './helpers/harness';
 import { serveOnce, tlsClient, TLSD, TLSD_IO, UCSPITLSD } from './helpers/serve';
@@ -335,4 +335,52 @@ test('s6-ucspitlsd: closing the control socket declines (prog goes on in clearte
   s.destroy();
   assert.equal(result.code, 100, result.stderr);
   assert.equal(result.stderr, 's6-ucspitlsd: fatal: unrecognized command on control socket\n');
+});
+
+test('a client asking to renegotiate (openssl s_client R, TLS 1.2) is refused: the client stops, s6-tlsd says why in one warning, prog\'s code stands', async () => {
+  const served = await serveOnce(TLSD, ['cat'], PAIR);
+  const client = spawn('openssl', ['s_client', '-tls1_2', '-connect', `127.0.0.1:${served.port}`, '-servername', 'default.test', '-CAfile', root.certPath], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  client.stdout!.on('data', (c: Buffer) => {
+    out += c.toString();
+    // Once the session runs (our line came back), ask for a renegotiation.
+    if (out.includes('before\n') && !out.includes('RENEGOTIATING')) client.stdin!.write('R\n');
+  });
+  client.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  client.stdin!.on('error', () => undefined);
+  client.stdin!.write('before\n');
+  await once(client, 'exit');
+  const result = await served.result;
+  assert.match(out, /RENEGOTIATING/);
+  assert.match(out, /no renegotiation/);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stderr, /^s6-tlsd: warning: TLS engine: the client sent a fatal alert/m);
+});
+
+test('a client that never reads while prog writes without end: the server\'s memory stays bounded, and the client\'s reset ends it all', async (t) => {
+  let child!: ReturnType<typeof spawn>;
+  const served = await serveOnce(TLSD, ['sh', '-c', 'exec yes "a line prog writes for ever"'], PAIR, [], (c) => (child = c));
+  const { connect } = await import('net');
+  const raw = connect(served.port, '127.0.0.1');
+  raw.on('error', () => undefined);
+  const secure = tlsConnect({ socket: raw, ...trustServer, servername: 'default.test' });
+  secure.on('error', () => undefined);
+  await once(secure, 'secureConnect');
+  secure.pause();
+  // Plenty of time for an unbounded buffer to show: prog writes hundreds of MB a second.
+  const samples: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    await new Promise((r) => setTimeout(r, 300));
+    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    samples.push(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+  }
+  raw.resetAndDestroy();
+  const result = await served.result;
+  const peak = Math.max(...samples);
+  t.diagnostic(`server RSS (MiB) every 300 ms: ${samples.map((x) => x.toFixed(1)).join(' ')}`);
+  assert.ok(peak < 200, `server RSS peaked at ${peak.toFixed(1)} MiB (samples ${samples.map((s) => s.toFixed(0)).join(' ')})`);
+  assert.ok(samples[9] - samples[3] < 32, `RSS still growing: ${samples.map((s) => s.toFixed(0)).join(' ')}`);
+  // yes fails once its channel closes under it (a reset of the socket pair, or SIGPIPE: 128 + 13).
+  assert.ok(result.code === 1 || result.code === 141, `prog's code ${result.code}: ${result.stderr}`);
+  assert.match(result.stderr, /s6-tlsd: warning: TLS engine: .*reset/);
 });
