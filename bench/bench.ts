@@ -17,6 +17,9 @@
 // --update-committed (or BENCH_UPDATE_COMMITTED=1).
 // --upload: the upload cases alone (ours, ours on the second Node, socat;
 // pipe and regular file), a table on stdout, no files written.
+// --server: the server part alone (bench/server.ts: s6-tlsd under tcpserver
+// against socat and stunnel in server mode), a table on stdout; a full run
+// ends with it too.
 
 import { randomBytes } from 'crypto';
 import { spawn, spawnSync, ChildProcess } from 'child_process';
@@ -27,14 +30,17 @@ import {
   ensureCommands, machineFacts, makePki, median, memoryOf, node26, reapedChildrenCpu, runOnce, startHeldTunnel, startServers,
 } from './tools';
 import { renderChart, Bar } from './chart';
+import { serverBench, serverTable, ServerFigures } from './server';
 
 const quick = process.argv.includes('--quick');
+const MiB = 1024 * 1024;
 const uploadOnly = process.argv.includes('--upload');
+const serverOnly = process.argv.includes('--server');
+const serverPlan = quick ? { shortPerRound: 10, rounds: 3, bulkBytes: 64 * MiB } : { shortPerRound: 20, rounds: 5, bulkBytes: 256 * MiB };
 const updateCommitted = process.argv.includes('--update-committed') || process.env.BENCH_UPDATE_COMMITTED === '1';
 /** Who is also measured uploading from a regular file. */
 const FILE_UPLOADERS = ['ours', 'ours26', 'socat'];
-const MiB = 1024 * 1024;
-const GiB = 1024 * MiB;
+const GiB = 1024 * 1024 * 1024;
 
 const plan = quick
   ? { shortRounds: 21, usageRounds: 3, bulkRounds: 3, bulkBytes: 256 * MiB, tunnels: 200, concurrencyKeys: ['ours'] }
@@ -465,7 +471,20 @@ function report(m: Machine, all: Contender[], f: Figures, seconds: number): { te
   return { text: L.join('\n'), bars };
 }
 
+/** npm run bench -- --server: the server part alone, its table on stdout. */
+async function serverMain(): Promise<void> {
+  ensureCommands([{ cmd: 'socat', pkg: 'socat' }, { cmd: 'stunnel4', pkg: 'stunnel4' }, { cmd: 'tcpserver', pkg: 'ucspi-tcp' }], log);
+  const pki = makePki();
+  try {
+    const rows = await serverBench(pki, 27000 + (process.pid % 1000) * 9, serverPlan, log);
+    process.stdout.write(serverTable(rows, serverPlan).join('\n') + '\n');
+  } finally {
+    pki.cleanup();
+  }
+}
+
 async function main(): Promise<void> {
+  if (serverOnly) return serverMain();
   const t0 = Date.now();
   ensureCommands(
     [
@@ -487,11 +506,13 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   const f: Figures = { short: {}, shortCpu: {}, shortRss: {}, up: {}, down: {}, upCpu: {}, downCpu: {}, upServerCpu: {}, downServerCpu: {}, upRss: {}, downRss: {}, upFile: {}, upFileCpu: {}, one: {}, many: {} };
   const all = contenders(pki, pki.dir);
+  let serverRows: ServerFigures[] | undefined;
   if (!all.some((c) => c.key === 'ours26')) log(`no second Node (scripts/node26.sh found none; set NODE26): ours runs on ${process.version} only`);
   try {
     if (!uploadOnly) await shortPhase(all, servers.port.short, pki.dir, f);
     await bulkPhase(all, servers, pki.dir, f);
     if (!uploadOnly) await memoryPhase(all, servers.port.echo, pki.dir, f);
+    if (!uploadOnly) serverRows = await serverBench(pki, 27000 + (process.pid % 1000) * 9, serverPlan, log);
   } finally {
     await cleanup();
   }
@@ -499,7 +520,9 @@ async function main(): Promise<void> {
     process.stdout.write(uploadSourcesTable(all, f).join('\n') + '\n');
     return;
   }
-  const { text, bars } = report(m, all, f, (Date.now() - t0) / 1000);
+  const client = report(m, all, f, (Date.now() - t0) / 1000);
+  const text = serverRows ? `${client.text}\n\n${serverTable(serverRows, serverPlan).join('\n')}` : client.text;
+  const { bars } = client;
   process.stdout.write(text + '\n');
   // The committed figures change only when asked: a run on another machine
   // (or a loaded one) must not replace them by accident.
