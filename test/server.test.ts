@@ -384,3 +384,74 @@ test('a client that never reads while prog writes without end: the server\'s mem
   assert.ok(result.code === 1 || result.code === 141, `prog's code ${result.code}: ${result.stderr}`);
   assert.match(result.stderr, /s6-tlsd: warning: TLS engine: .*reset/);
 });
+
+/** A ClientHello as Node's TLS client sends it, captured from a plain TCP listener. */
+async function capturedClientHello(): Promise<Buffer> {
+  const { createServer } = await import('net');
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  const first = new Promise<Buffer>((resolve) => server.once('connection', (s) => s.once('data', (d: Buffer) => { resolve(d); s.destroy(); })));
+  const c = tlsConnect({ host: '127.0.0.1', port, servername: 'default.test' });
+  c.on('error', () => undefined);
+  const hello = await first;
+  server.close();
+  return hello;
+}
+
+test('hostile clients: a ClientHello trickled a byte at a time meets -K (98), and a client that aborts at every step of the handshake never starts prog and never gets exit 0', async () => {
+  const { connect } = await import('net');
+  const hello = await capturedClientHello();
+  assert.equal(hello[0], 22, 'a handshake record');
+  const marker = pki.path('hostile-started');
+
+  const trickled = await serveOnce(TLSD, ['-K', '1000', 'sh', '-c', `touch ${marker}`], PAIR);
+  const t = connect(trickled.port, '127.0.0.1');
+  t.on('error', () => undefined);
+  let sent = 0;
+  const drip = setInterval(() => (sent < hello.length ? t.write(hello.subarray(sent, ++sent)) : undefined), 100);
+  const tr = await trickled.result;
+  clearInterval(drip);
+  t.destroy();
+  assert.equal(tr.code, 98, tr.stderr);
+  assert.match(tr.stderr, /handshake timed out after 1000 ms/);
+  assert.ok(sent < hello.length, 'the limit came before the hello was complete');
+
+  // Cut after 0 bytes, inside the record header, inside the hello, after the
+  // whole hello, and after the server's first flight; each by FIN and by reset.
+  const cuts: (number | 'flight')[] = [0, 3, 40, hello.length, 'flight'];
+  for (const cut of cuts) {
+    for (const how of ['fin', 'reset'] as const) {
+      const served = await serveOnce(TLSD, ['sh', '-c', `touch ${marker}`], PAIR);
+      const s = connect(served.port, '127.0.0.1');
+      s.on('error', () => undefined);
+      await once(s, 'connect');
+      s.write(cut === 'flight' ? hello : hello.subarray(0, cut));
+      if (cut === 'flight') await once(s, 'data');
+      if (how === 'fin') s.end();
+      else s.resetAndDestroy();
+      const result = await served.result;
+      s.destroy();
+      assert.ok(result.code === 98 || result.code === 111, `cut ${cut} by ${how}: exit ${result.code} ${result.stderr}`);
+      assert.match(result.stderr, /^s6-tlsd: fatal: /m, `cut ${cut} by ${how}`);
+    }
+  }
+  assert.throws(() => statSync(marker), 'prog never started');
+});
+
+test('hostile clients: a record longer than TLS allows, after the handshake, is 98 for s6-tlsd-io', async () => {
+  const served = await serveOnce(TLSD_IO, ['3', '4'], PAIR, ['pipe', 'pipe']);
+  const { connect } = await import('net');
+  const raw = connect(served.port, '127.0.0.1');
+  raw.on('error', () => undefined);
+  const secure = tlsConnect({ socket: raw, ...trustServer, servername: 'default.test' });
+  secure.on('error', () => undefined);
+  await once(secure, 'secureConnect');
+  // An application-data record header announcing 18433 bytes (the limit is 16384 + 256 in TLS 1.3), then that many bytes.
+  raw.write(Buffer.concat([Buffer.from([23, 3, 3, 0x48, 0x01]), randomBytes(0x4801)]));
+  const result = await served.result;
+  raw.destroy();
+  assert.equal(result.code, 98, result.stderr);
+  assert.match(result.stderr, /^s6-tlsd-io: fatal: .*(record|length|too long|overflow)/im);
+});

@@ -101,5 +101,20 @@ export function runProgram(doc: ProgramDoc, main: () => Promise<number>): void {
   const die = (err: unknown): never => exitWith(doc, err);
   process.on('uncaughtException', die);
   process.on('unhandledRejection', die);
-  main().then(leave, (err: unknown) => leave(sayEnd(doc, err)));
+  // Node exits 0 when nothing is left to wait for, even with main still
+  // pending: a session nothing can end any more must not pass for a success.
+  let settled = false;
+  process.once('beforeExit', () => {
+    if (!settled) die(new FatalError(EXIT_SYSTEM, 'internal error: the session stalled with nothing left to wait for'));
+  });
+  main().then(
+    (code) => {
+      settled = true;
+      leave(code);
+    },
+    (err: unknown) => {
+      settled = true;
+      leave(sayEnd(doc, err));
+    },
+  );
 }

@@ -301,6 +301,17 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
         }
         secured(typeof socket.servername === 'string' && socket.servername !== '' ? socket.servername : undefined);
       });
+      // A client that ends its side (or resets) before the handshake is done
+      // can never finish it; Node's server says nothing when that end comes
+      // before any byte (its TLS socket just ends, and nothing is left to
+      // wait for). Node's own words, when it has some, come first.
+      link.once('end', () =>
+        setImmediate(() => {
+          if (state.phase !== 'handshaking') return;
+          const failure = link.rawEnd?.how === 'reset' ? tlsFailure(link.rawEnd.error, 'handshake', peer) : closedDuringHandshake;
+          dispatch({ type: 'handshakeFailed', failure });
+        }),
+      );
       server.emit('connection', link);
     }
 
