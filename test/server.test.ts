@@ -455,3 +455,37 @@ test('hostile clients: a record longer than TLS allows, after the handshake, is 
   assert.equal(result.code, 98, result.stderr);
   assert.match(result.stderr, /^s6-tlsd-io: fatal: .*(record|length|too long|overflow)/im);
 });
+
+test('--alpn: the server\'s list chooses; the protocol agreed is in prog\'s environment; a client offering none of them is refused with an alert', async () => {
+  const prog = ['sh', '-c', 'printf "%s\\n" "${SSL_ALPN_PROTOCOL-unset}"'];
+  const served = await serveOnce(TLSD, ['--alpn=http/1.1,smtp', ...prog], PAIR);
+  const run = await tlsClient(served.port, { ...trustServer, servername: 'default.test', ALPNProtocols: ['h2', 'smtp', 'http/1.1'] });
+  assert.equal((await served.result).code, 0);
+  assert.equal(run.received.toString(), 'http/1.1\n');
+  const refused = await serveOnce(TLSD, ['--alpn=http/1.1', ...prog], PAIR);
+  const none = await tlsClient(refused.port, { ...trustServer, servername: 'default.test', ALPNProtocols: ['h2'] });
+  const result = await refused.result;
+  assert.match(String(none.error), /no.application.protocol|alert/i);
+  assert.equal(result.code, 98, result.stderr);
+});
+
+test('-J: a client that ends without close_notify is 98 for s6-tlsd-io; under -j (default) it is a normal end, once the local side ends too', async () => {
+  for (const [flag, code] of [['-J', 98], ['-j', 0]] as const) {
+    let child!: ReturnType<typeof spawn>;
+    const served = await serveOnce(TLSD_IO, [flag, '3', '4'], PAIR, ['pipe', 'pipe'], (c) => (child = c));
+    const { connect } = await import('net');
+    const raw = connect(served.port, '127.0.0.1');
+    raw.on('error', () => undefined);
+    const secure = tlsConnect({ socket: raw, ...trustServer, servername: 'default.test', maxVersion: 'TLSv1.2' });
+    secure.on('error', () => undefined);
+    await once(secure, 'secureConnect');
+    // A bare FIN: the TCP end without TLS's.
+    raw.end();
+    // Under -s our direction stays open after the client's end: it ends with the local side's.
+    if (code === 0) (child.stdio[3] as Writable).end();
+    const result = await served.result;
+    raw.destroy();
+    assert.equal(result.code, code, `${flag}: ${result.stderr}`);
+    if (code === 98) assert.match(result.stderr, /close_notify/);
+  }
+});
