@@ -88,3 +88,54 @@ test('runTlsServer: bad options are 100 with the option named, never a throw, an
   }
   assert.equal((await runTlsServer(undefined as unknown as TlsServerOptions)).exitCode, 100);
 });
+
+test('1200 handshakes that abort at every step (before a byte, mid-header, mid-hello, after the hello, after the server\'s flight; by FIN and by reset): every outcome a failure, none hangs, no descriptor left behind', async (t) => {
+  const { readdirSync } = await import('fs');
+  const openFds = (): number => readdirSync('/proc/self/fd').length;
+  // A ClientHello as Node sends it.
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  const grab = once(server, 'connection');
+  const c = tlsConnect({ host: '127.0.0.1', port, servername: 'lib.test' });
+  c.on('error', () => undefined);
+  const [first] = (await grab) as [Socket];
+  const [hello] = (await once(first, 'data')) as [Buffer];
+  first.destroy();
+  c.destroy();
+
+  const before = openFds();
+  const cuts: (number | 'flight')[] = [0, 3, 40, hello.length, 'flight'];
+  const codes = new Map<number, number>();
+  const rounds = 120;
+  for (let round = 0; round < rounds; round++) {
+    // One after the other: the listener's next connection is the client's own.
+    for (const cut of cuts) {
+      for (const how of ['fin', 'reset'] as const) {
+        await (async () => {
+          const accepted = once(server, 'connection');
+          const client = new Socket();
+          client.on('error', () => undefined);
+          client.connect(port, '127.0.0.1');
+          const [socket] = (await accepted) as [Socket];
+          const outcome = runTlsServer({ network: { socket }, cleartext: { input: Readable.from([]), output: new PassThrough() }, keyPair, handshakeTimeoutMs: 60_000 });
+          await once(client, 'connect');
+          client.write(cut === 'flight' ? hello : hello.subarray(0, cut));
+          if (cut === 'flight') await once(client, 'data');
+          if (how === 'fin') client.end();
+          else client.resetAndDestroy();
+          const { exitCode } = await outcome;
+          client.destroy();
+          codes.set(exitCode, (codes.get(exitCode) ?? 0) + 1);
+          assert.notEqual(exitCode, 0, `cut ${cut} by ${how}`);
+        })();
+      }
+    }
+  }
+  server.close();
+  await new Promise((r) => setImmediate(r));
+  t.diagnostic(`outcomes: ${[...codes].map(([code, n]) => `${n} x ${code}`).join(', ')}; descriptors ${before} before, ${openFds()} after`);
+  assert.equal([...codes.values()].reduce((a, b) => a + b, 0), rounds * cuts.length * 2);
+  assert.ok(openFds() <= before + 2, `descriptors: ${before} before, ${openFds()} after`);
+});
