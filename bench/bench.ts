@@ -476,7 +476,7 @@ async function serverMain(): Promise<void> {
   ensureCommands([{ cmd: 'socat', pkg: 'socat' }, { cmd: 'stunnel4', pkg: 'stunnel4' }, { cmd: 'tcpserver', pkg: 'ucspi-tcp' }], log);
   const pki = makePki();
   try {
-    const rows = await serverBench(pki, 27000 + (process.pid % 1000) * 9, serverPlan, log);
+    const rows = await serverBench(pki, 27000 + (process.pid % 1000) * 12, serverPlan, log);
     process.stdout.write(serverTable(rows, serverPlan).join('\n') + '\n');
   } finally {
     pki.cleanup();
@@ -512,7 +512,7 @@ async function main(): Promise<void> {
     if (!uploadOnly) await shortPhase(all, servers.port.short, pki.dir, f);
     await bulkPhase(all, servers, pki.dir, f);
     if (!uploadOnly) await memoryPhase(all, servers.port.echo, pki.dir, f);
-    if (!uploadOnly) serverRows = await serverBench(pki, 27000 + (process.pid % 1000) * 9, serverPlan, log);
+    if (!uploadOnly) serverRows = await serverBench(pki, 27000 + (process.pid % 1000) * 12, serverPlan, log);
   } finally {
     await cleanup();
   }

@@ -1,19 +1,19 @@
 // The server part of `npm run bench` (alone: `npm run bench -- --server`):
 // our s6-tlsd under Debian's tcpserver against socat
-// `OPENSSL-LISTEN,fork,...,EXEC:` and stunnel in server mode with `exec=`,
-// in one run, the servers alternating round by round. Each server runs a
+// `OPENSSL-LISTEN,fork,...,EXEC:` and stunnel in server mode with `exec=`
+// (and skarnet's C s6-tlsd when REF_BIN names a directory holding it), in one run, the servers alternating round by round. Each server runs a
 // tiny prog per connection; the client is Node's TLS in this process, the
 // same for everyone. What is measured is the server's side: its process
 // tree's CPU time (the listener's own and its reaped children's, read from
 // /proc: every connection's processes are reaped by the listener), and the
 // wall time per connection.
 //   short: handshake, 16 bytes up, 16 back (prog: head -c 16), close
-//   up:    BULK bytes to prog (cat > /dev/null), server CPU per GiB
+//   up:    BULK bytes to prog (wc -c, whose count comes back), server CPU per GiB
 //   down:  BULK bytes from prog (head -c BULK /dev/zero), server CPU per GiB
 
 import { spawn, ChildProcess } from 'child_process';
 import { readFileSync, writeFileSync } from 'fs';
-import { connect as tlsConnect } from 'tls';
+import { connect as tlsConnect, ConnectionOptions } from 'tls';
 import { connect } from 'net';
 import { join } from 'path';
 import { REPO, Pki, median } from './tools';
@@ -76,8 +76,14 @@ function startServers(pki: Pki, basePort: number, prog: string): ServerUnderTest
     { key: 'ours', label: 's6-tlsd under tcpserver', port: basePort, child: spawn('tcpserver', ['-RHl0', '-c', '1000', '127.0.0.1', String(basePort), TLSD, script], spawnOpts) },
     { key: 'socat', label: 'socat OPENSSL-LISTEN,fork', port: basePort + 1, child: spawn('socat', [`OPENSSL-LISTEN:${basePort + 1},bind=127.0.0.1,fork,reuseaddr,cert=${pki.certFile},key=${pki.keyFile},verify=0`, `EXEC:${script}`], spawnOpts) },
     { key: 'stunnel', label: 'stunnel server, exec=', port: basePort + 2, child: spawn('stunnel4', [stunnelConf], spawnOpts) },
+    // REF_BIN: a directory with skarnet's C s6-tlsd and s6-tlsd-io, built from source.
+    ...(REF_BIN
+      ? [{ key: 'c', label: 'C s6-tlsd under tcpserver', port: basePort + 3, child: spawn('tcpserver', ['-RHl0', '-c', '1000', '127.0.0.1', String(basePort + 3), join(REF_BIN, 's6-tlsd'), script], { ...spawnOpts, env: { ...env, PATH: `${REF_BIN}:${process.env.PATH ?? ''}` } }) }]
+      : []),
   ];
 }
+
+const REF_BIN = process.env.REF_BIN;
 
 function stop(servers: ServerUnderTest[]): void {
   for (const s of servers) {
@@ -89,12 +95,17 @@ function stop(servers: ServerUnderTest[]): void {
   }
 }
 
-/** One connection: handshake, `send` (then our end), everything back until the server's end. */
+/**
+ * One connection: handshake, `send`, everything back until the server's end.
+ * Our end goes out after `send` only when prog needs it (a number: the
+ * upload, read to its end); otherwise the server's end comes first, then
+ * ours (the C s6-tlsd 2.8.0.1 fails on a client's half-close).
+ */
 function exchange(port: number, ca: string, send: Buffer | number, expect: number): Promise<number> {
   return new Promise((resolve, reject) => {
     let got = 0;
-    const s = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => {
-      if (typeof send !== 'number') return void s.end(send);
+    const s = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost', allowHalfOpen: true } as ConnectionOptions, () => {
+      if (typeof send !== 'number') return void s.write(send);
       // `send` bytes of zeros, with backpressure, then our end.
       const chunk = Buffer.alloc(256 * 1024);
       let left = send;
@@ -109,9 +120,15 @@ function exchange(port: number, ca: string, send: Buffer | number, expect: numbe
       more();
     });
     s.on('data', (c: Buffer) => (got += c.length));
+    s.on('end', () => s.end());
     s.on('error', reject);
     s.on('close', () => (got === expect ? resolve(got) : reject(new Error(`${got} bytes back, ${expect} expected`))));
   });
+}
+
+/** The median, or NaN (shown as failed) when any round failed. */
+function figure(xs: number[]): number {
+  return xs.some(Number.isNaN) ? NaN : median(xs);
 }
 
 export interface ServerFigures {
@@ -128,11 +145,12 @@ export async function serverBench(pki: Pki, basePort: number, opts: { shortPerRo
   const figures = new Map<string, { rate: number[]; cpu: number[]; up: number[]; down: number[]; label: string }>();
   const patterns: [string, string, (port: number) => Promise<unknown>][] = [
     ['short', 'head -c 16', (port) => exchange(port, ca, Buffer.from('GET / s6-tlsd...'), 16)],
-    ['up', 'cat > /dev/null', (port) => exchange(port, ca, opts.bulkBytes, 0)],
+    // wc reads it all, then answers with the count: every byte reached prog.
+    ['up', 'wc -c', (port) => exchange(port, ca, opts.bulkBytes, `${opts.bulkBytes}\n`.length)],
     ['down', `head -c ${opts.bulkBytes} /dev/zero`, (port) => exchange(port, ca, Buffer.alloc(0), opts.bulkBytes)],
   ];
   for (const [pattern, prog, once] of patterns) {
-    const servers = startServers(pki, basePort + (pattern === 'short' ? 0 : pattern === 'up' ? 3 : 6), prog);
+    const servers = startServers(pki, basePort + (pattern === 'short' ? 0 : pattern === 'up' ? 4 : 8), prog);
     try {
       for (const s of servers) await listening(s.port);
       for (let round = 0; round < opts.rounds; round++) {
@@ -144,7 +162,18 @@ export async function serverBench(pki: Pki, basePort: number, opts: { shortPerRo
           const cpu0 = treeCpu(pid);
           const t0 = performance.now();
           const n = pattern === 'short' ? opts.shortPerRound : 1;
-          for (let i = 0; i < n; i++) await once(s.port);
+          let failed = false;
+          for (let i = 0; i < n && !failed; i++) {
+            // A server that fails the pattern gets no figure for it, and the others go on.
+            await once(s.port).catch((err: unknown) => {
+              failed = true;
+              log(`${s.label} failed the ${pattern} pattern: ${err instanceof Error ? err.message : String(err)}`);
+            });
+          }
+          if (failed) {
+            (pattern === 'short' ? f.rate : pattern === 'up' ? f.up : f.down).push(NaN);
+            continue;
+          }
           const wall = (performance.now() - t0) / 1000;
           await settled(pid);
           const cpu = treeCpu(pid) - cpu0;
@@ -163,10 +192,10 @@ export async function serverBench(pki: Pki, basePort: number, opts: { shortPerRo
   }
   return [...figures.values()].map((f) => ({
     label: f.label,
-    connPerSec: median(f.rate),
-    cpuMsPerConn: median(f.cpu),
-    upCpuPerGiB: median(f.up),
-    downCpuPerGiB: median(f.down),
+    connPerSec: figure(f.rate),
+    cpuMsPerConn: figure(f.cpu),
+    upCpuPerGiB: figure(f.up),
+    downCpuPerGiB: figure(f.down),
   }));
 }
 
@@ -174,7 +203,11 @@ export async function serverBench(pki: Pki, basePort: number, opts: { shortPerRo
 export function serverTable(rows: ServerFigures[], opts: { shortPerRound: number; rounds: number; bulkBytes: number }): string[] {
   const ours = rows[0];
   const peers = rows.slice(1);
-  const best = (pick: (r: ServerFigures) => number, higher: boolean): number => (higher ? Math.max(...peers.map(pick)) : Math.min(...peers.map(pick)));
+  const best = (pick: (r: ServerFigures) => number, higher: boolean): number => {
+    const values = peers.map(pick).filter(Number.isFinite);
+    return higher ? Math.max(...values) : Math.min(...values);
+  };
+  const shown = (v: number, digits: number): string => (Number.isFinite(v) ? v.toFixed(digits) : 'failed');
   const ratio = (v: number, b: number): string => (Number.isFinite(v / b) ? `${(v / b).toFixed(2)}x` : 'n/a');
   return [
     `## Server side (s6-tlsd under tcpserver, one prog per connection)`,
@@ -183,7 +216,7 @@ export function serverTable(rows: ServerFigures[], opts: { shortPerRound: number
     '',
     '| server | connections/s | server CPU ms/connection | upload server CPU s/GiB | download server CPU s/GiB |',
     '|---|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.label} | ${r.connPerSec.toFixed(1)} | ${r.cpuMsPerConn.toFixed(1)} | ${r.upCpuPerGiB.toFixed(2)} | ${r.downCpuPerGiB.toFixed(2)} |`),
+    ...rows.map((r) => `| ${r.label} | ${shown(r.connPerSec, 1)} | ${shown(r.cpuMsPerConn, 1)} | ${shown(r.upCpuPerGiB, 2)} | ${shown(r.downCpuPerGiB, 2)} |`),
     `| **ours / best peer** | ${ratio(ours.connPerSec, best((r) => r.connPerSec, true))} | ${ratio(ours.cpuMsPerConn, best((r) => r.cpuMsPerConn, false))} | ${ratio(ours.upCpuPerGiB, best((r) => r.upCpuPerGiB, false))} | ${ratio(ours.downCpuPerGiB, best((r) => r.downCpuPerGiB, false))} |`,
   ];
 }

@@ -92,6 +92,16 @@ function describeAction(a: ReturnType<typeof step>['actions'][number]): string {
   return a.type;
 }
 
+const SERVER: Partial<SessionPolicy> = { sendsAfterPeerEnd: true, endsAtOnce: true };
+rows.push(
+  { name: 'server: the client ends its direction: prog\'s input ends, its answer still goes out', policy: SERVER, from: running(), event: { type: 'networkEnded', how: 'close_notify' }, to: { up: 'open', down: 'delivering', remoteEnd: 'close_notify' }, actions: ['debug', 'endOutput'] },
+  { name: 'server: then prog\'s output is flushed: our end goes out at once', policy: SERVER, from: running({ up: 'flushing', down: 'closed', remoteEnd: 'close_notify' }), event: { type: 'upFlushed' }, to: { up: 'shut' }, actions: ['shutdownUp:notify'] },
+  { name: 'server: our end out, the client\'s delivered: done', policy: SERVER, from: running({ up: 'shut', down: 'closed', remoteEnd: 'close_notify' }), event: { type: 'upShutDone' }, to: { phase: 'done' }, actions: ['finish'] },
+  { name: 'server: prog ends first: no quiet wait, our end goes out once flushed', policy: SERVER, from: running({ up: 'flushing' }), event: { type: 'upFlushed' }, to: { up: 'shut', deadline: 'none' }, actions: ['shutdownUp:notify'] },
+  { name: 'server under -S: the client\'s end ends the session, as the client\'s rule', policy: { ...SERVER, sendsAfterPeerEnd: false, closeNotify: true }, from: running(), event: { type: 'networkEnded', how: 'close_notify' }, to: { up: 'abandoned', down: 'delivering' }, actions: ['debug', 'stopInput', 'endOutput'] },
+  { name: 'server: a reset is no end of a direction: input stops', policy: SERVER, from: running(), event: { type: 'networkEnded', how: 'reset', message: 'r' }, to: { up: 'abandoned', failure: { code: 111, message: 'r' } }, actions: ['stopInput', 'endOutput'] },
+);
+
 for (const row of rows) {
   test(`machine: ${row.name}`, () => {
     const policy = { ...DEFAULT, ...row.policy };
@@ -135,7 +145,11 @@ const POLICIES: SessionPolicy[] = [];
 for (const closeNotify of [false, true])
   for (const enforceCloseNotify of [false, true])
     for (const noShutdown of [false, true])
-      for (const handshakeTimeoutMs of [0, 1000]) POLICIES.push({ closeNotify, enforceCloseNotify, noShutdown, handshakeTimeoutMs });
+      for (const handshakeTimeoutMs of [0, 1000]) {
+        POLICIES.push({ closeNotify, enforceCloseNotify, noShutdown, handshakeTimeoutMs });
+        // The server role (src/engine/tunnel.ts sets these for it).
+        POLICIES.push({ closeNotify, enforceCloseNotify, noShutdown, handshakeTimeoutMs, sendsAfterPeerEnd: !closeNotify, endsAtOnce: true });
+      }
 
 const PHASES = ['handshaking', 'running', 'done'];
 const DOWNS = ['open', 'delivering', 'closed'];

@@ -62,6 +62,12 @@ export interface SessionPolicy {
    * and for the client, the peer's end ends the session.
    */
   sendsAfterPeerEnd?: boolean;
+  /**
+   * The server role: our end goes out as soon as prog's output is flushed.
+   * The quiet wait is the client's, for servers that cut their answer at
+   * the client's end; prog's end is the end of the answer itself.
+   */
+  endsAtOnce?: boolean;
 }
 
 export interface SessionState {
@@ -220,11 +226,13 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
 
     case 'upFlushed': {
       if (state.up !== 'flushing') return same(state);
-      // The peer has ended already: nothing to wait for, our end goes out now.
-      if (state.remoteEnd) return shutdownUp(policy, state, false);
       if (policy.noShutdown) {
+        // The server role, the client's end delivered already: close now.
+        if (state.down === 'closed' && !state.failure) return closeHeld(policy, { ...state, up: 'held' });
         return { state: { ...state, up: 'held' }, actions: [{ type: 'debug', message: 'EOF on the input: --no-shutdown, waiting for the server to end' }] };
       }
+      // The peer has ended already, or we serve: nothing to wait for, our end goes out now.
+      if (state.remoteEnd || policy.endsAtOnce) return shutdownUp(policy, state, false);
       // A server answering may take our end for the client giving up and
       // cut its answer (nginx does, as soon as it has to wait for the
       // network after our FIN, and on TLS 1.3 it never reads our close_notify,
@@ -313,12 +321,7 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
       if (state.down !== 'delivering') return same(state);
       const next: SessionState = { ...state, down: 'closed' };
       if (next.failure) return finish(next, disarm(state));
-      if (state.up === 'held') {
-        // --no-shutdown: the server has ended and its answer is delivered; now
-        // close, with a close_notify first under -S (waited for), else at once.
-        if (!policy.closeNotify) return finish(next, []);
-        return { state: { ...next, up: 'closing' }, actions: [{ type: 'closeHeld', closeNotify: true }] };
-      }
+      if (state.up === 'held') return closeHeld(policy, next);
       if (isSending(next.up)) {
         // sendsAfterPeerEnd: the way up runs on until the input ends and our end is out.
         return same(next);
@@ -355,6 +358,15 @@ function running(policy: SessionPolicy, state: SessionState, event: SessionEvent
       return same(state);
     }
   }
+}
+
+/**
+ * --no-shutdown, once the peer has ended and what it sent is delivered: close,
+ * with a close_notify first under -S (waited for), else at once.
+ */
+function closeHeld(policy: SessionPolicy, state: SessionState): Transition {
+  if (!policy.closeNotify) return finish(state, []);
+  return { state: { ...state, up: 'closing' }, actions: [{ type: 'closeHeld', closeNotify: true }] };
 }
 
 function shutdownUp(policy: SessionPolicy, state: SessionState, byBound: boolean): Transition {

@@ -163,6 +163,7 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
       noShutdown: options.noShutdown ?? false,
       handshakeTimeoutMs: options.handshakeTimeoutMs,
       sendsAfterPeerEnd: !!options.server && !options.closeNotify,
+      endsAtOnce: !!options.server,
     };
     let state: SessionState = initialState(policy);
     let clear: Cleartext | undefined = typeof io.cleartext === 'function' ? undefined : io.cleartext;
