@@ -10,13 +10,10 @@ import { TrustAnchors } from '../trust/anchors';
 import { checkProtocolRange, isAlpnName, isGroupName, parseServerName, PROTOCOLS, ServerName, TrustSource } from '../cli/config';
 import { networkFromFds } from '../engine/network';
 import { pinCheck } from '../trust/pins';
-import { runTunnel, LogLevel, NetworkSide } from '../engine/tunnel';
+import type { LogLevel, NetworkSide } from '../engine/tunnel';
 import { connectTcp } from './connect';
 import {
-  closeGiven,
   connected,
-  failedOutcome,
-  givenNetwork,
   isBoolean,
   isFd,
   isFunction,
@@ -25,13 +22,12 @@ import {
   isPath,
   isStringArray,
   optional,
-  safeLog,
+  runToOutcome,
   TunnelOutcome,
   usage,
 } from '../engine/library-checks';
 
 export type { TunnelOutcome } from '../engine/library-checks';
-import { EXIT_OK } from '../base/errors';
 import type { ConnectionReport } from '../engine/report';
 
 /**
@@ -159,34 +155,21 @@ async function networkSide(network: TlsClientNetwork): Promise<NetworkSide> {
 }
 
 /**
- * Runs one tunnel to its end. Never throws, never rejects and never leaves
- * an error to be thrown later: every failure, bad options and the
- * connection's too, comes back as an outcome. A socket given is the
- * tunnel's from the call on: on any failure it is destroyed. Descriptors
- * are the tunnel's once the options are found valid: a later failure closes
- * them; with bad options they are left alone (a wrong number may well be
- * one this process uses for something else). With { host, port } and a bad
- * option, no connection is made.
+ * Runs one tunnel to its end, as s6-tlsclient would: never throws, and every
+ * failure, bad options and the connection's too, comes back as an outcome
+ * (src/engine/library-checks.ts runToOutcome says what becomes of the network
+ * given). With { host, port } and a bad option, no connection is made.
  */
-export async function runTlsClient(options: TlsClientOptions): Promise<TunnelOutcome> {
-  let report: ConnectionReport | undefined;
-  const given = givenNetwork(options);
-  // Whatever happens to the caller's socket once we have it, even after the
-  // outcome, is ours to report: an unheard 'error' would kill the process.
-  given.socket?.on('error', () => undefined);
-  let tunnelStarted = false;
-  let valid = false;
-  try {
+export function runTlsClient(options: TlsClientOptions): Promise<TunnelOutcome> {
+  return runToOutcome(options, async (optionsValid) => {
     const checked = checkOptions(options);
-    valid = true;
+    optionsValid();
     const creds = loadCredentials(checked.trust, checked.clientCert);
     const secureContext = buildSecureContext(creds, options);
     const network = await networkSide(checked.network);
-    const userLog = options.log;
-    tunnelStarted = true;
-    await runTunnel(
-      { network, cleartext: options.cleartext },
-      {
+    return {
+      io: { network, cleartext: options.cleartext },
+      options: {
         secureContext,
         trustAnchors: TrustAnchors.fromCredentials(creds),
         servername: checked.servername,
@@ -197,18 +180,9 @@ export async function runTlsClient(options: TlsClientOptions): Promise<TunnelOut
         verify: options.verify ?? true,
         alpnProtocols: options.alpnProtocols,
         extraCheck: checked.pins ? pinCheck(checked.pins) : undefined,
-        log: safeLog(userLog),
-        onHandshake: (r) => {
-          report = r;
-          options.onHandshake?.(r);
-        },
       },
-    );
-    return { exitCode: EXIT_OK, report };
-  } catch (err) {
-    // runTunnel closes what it was given; before it, the network is closed here.
-    if (!tunnelStarted) closeGiven(valid ? given : { socket: given.socket, fds: [] });
-    given.socket?.destroy();
-    return failedOutcome(err, report);
-  }
+      log: options.log,
+      onHandshake: options.onHandshake,
+    };
+  });
 }

@@ -5,9 +5,9 @@
 
 import { Socket } from 'net';
 import { closeSync } from 'fs';
-import { EXIT_SYSTEM, EXIT_USAGE, FatalError, describeConnectError } from '../base/errors';
-import type { ConnectionReport } from '../engine/report';
-import type { LogLevel } from '../engine/tunnel';
+import { EXIT_OK, EXIT_SYSTEM, EXIT_USAGE, FatalError, describeConnectError } from '../base/errors';
+import type { ConnectionReport } from './report';
+import { runTunnel, LogLevel, TunnelIo, TunnelOptions } from './tunnel';
 
 export interface TunnelOutcome {
   /** what s6-tlsc-io would exit with: 0, 96, 97, 98, 100 or 111 */
@@ -94,4 +94,50 @@ export function safeLog(log: ((level: LogLevel, message: string) => void) | unde
 export function failedOutcome(err: unknown, report: ConnectionReport | undefined): TunnelOutcome {
   if (err instanceof FatalError) return { exitCode: err.exitCode, reason: err.message, report };
   return { exitCode: EXIT_SYSTEM, reason: err instanceof Error ? err.message : String(err), report };
+}
+
+/** What a library entry hands the common frame once its options are valid and its network is ready. */
+export interface PreparedTunnel {
+  io: TunnelIo;
+  options: TunnelOptions;
+  log?: (level: LogLevel, message: string) => void;
+  onHandshake?: (report: ConnectionReport) => void;
+}
+
+/**
+ * The frame of runTlsClient and runTlsServer: never throws, never rejects and
+ * never leaves an error to be thrown later. `prepare` checks the options
+ * (calling `optionsValid` once they are), reads what it needs and readies
+ * the network; any failure, its own or the tunnel's, comes back as an
+ * outcome. A socket given is the tunnel's from the call on: on any failure it
+ * is destroyed. Descriptors are the tunnel's once the options are found
+ * valid: a later failure closes them; with bad options they are left alone
+ * (a wrong number may well be one this process uses for something else).
+ */
+export async function runToOutcome(given: unknown, prepare: (optionsValid: () => void) => Promise<PreparedTunnel>): Promise<TunnelOutcome> {
+  let report: ConnectionReport | undefined;
+  const network = givenNetwork(given);
+  // Whatever happens to the caller's socket once we have it, even after the
+  // outcome, is ours to report: an unheard 'error' would kill the process.
+  network.socket?.on('error', () => undefined);
+  let tunnelStarted = false;
+  let valid = false;
+  try {
+    const ready = await prepare(() => (valid = true));
+    tunnelStarted = true;
+    await runTunnel(ready.io, {
+      ...ready.options,
+      log: safeLog(ready.log),
+      onHandshake: (r) => {
+        report = r;
+        ready.onHandshake?.(r);
+      },
+    });
+    return { exitCode: EXIT_OK, report };
+  } catch (err) {
+    // runTunnel closes what it was given; before it, the network is closed here.
+    if (!tunnelStarted) closeGiven(valid ? network : { socket: network.socket, fds: [] });
+    network.socket?.destroy();
+    return failedOutcome(err, report);
+  }
 }

@@ -5,16 +5,12 @@
 
 import { Socket } from 'net';
 import type { Readable, Writable } from 'stream';
-import { EXIT_OK } from '../base/errors';
 import { isAlpnName, isGroupName, TrustSource } from '../cli/config';
 import { networkFromFds } from '../engine/network';
 import type { ConnectionReport } from '../engine/report';
-import { runTunnel, LogLevel, NetworkSide } from '../engine/tunnel';
+import type { LogLevel, NetworkSide } from '../engine/tunnel';
 import {
-  closeGiven,
   connected,
-  failedOutcome,
-  givenNetwork,
   isBoolean,
   isFd,
   isFunction,
@@ -23,7 +19,7 @@ import {
   isPath,
   isStringArray,
   optional,
-  safeLog,
+  runToOutcome,
   TunnelOutcome,
   usage,
 } from '../engine/library-checks';
@@ -141,40 +137,21 @@ async function networkSide(network: TlsServerNetwork): Promise<NetworkSide> {
 }
 
 /**
- * Answers one client's handshake and runs the session to its end. Never
- * throws, never rejects, never leaves an error to be thrown later: as
- * runTlsClient, every failure comes back as an outcome (the codes of
- * s6-tlsd-io), and the connection given is destroyed (or its descriptors
- * closed, once the options are found valid) on any failure.
+ * Answers one client's handshake and runs the session to its end, as
+ * s6-tlsd-io would; as runTlsClient, it never throws, and every failure comes
+ * back as an outcome (src/engine/library-checks.ts runToOutcome).
  */
-export async function runTlsServer(options: TlsServerOptions): Promise<TunnelOutcome> {
-  let report: ConnectionReport | undefined;
-  const given = givenNetwork(options);
-  given.socket?.on('error', () => undefined);
-  let tunnelStarted = false;
-  let valid = false;
-  try {
+export function runTlsServer(options: TlsServerOptions): Promise<TunnelOutcome> {
+  return runToOutcome(options, async (optionsValid) => {
     const { network: where, config } = checkOptions(options);
-    valid = true;
+    optionsValid();
     const server = serverRole(config);
     const network = await networkSide(where);
-    tunnelStarted = true;
-    await runTunnel(
-      { network, cleartext: options.cleartext },
-      {
-        ...config,
-        server,
-        log: safeLog(options.log),
-        onHandshake: (r) => {
-          report = r;
-          options.onHandshake?.(r);
-        },
-      },
-    );
-    return { exitCode: EXIT_OK, report };
-  } catch (err) {
-    if (!tunnelStarted) closeGiven(valid ? given : { socket: given.socket, fds: [] });
-    given.socket?.destroy();
-    return failedOutcome(err, report);
-  }
+    return {
+      io: { network, cleartext: options.cleartext },
+      options: { ...config, server },
+      log: options.log,
+      onHandshake: options.onHandshake,
+    };
+  });
 }
