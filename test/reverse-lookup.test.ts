@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'dgram';
 import { readFileSync } from 'fs';
 import { Resolver } from 'dns/promises';
-import { nameOf, reverseName } from '../src/client/connect';
+import { nameOf, reverseName } from '../src/wiring/tcp-environment';
 
 test('the PTR names of IPv4, IPv6 and IPv4-mapped addresses', () => {
   assert.equal(reverseName('127.0.0.1'), '1.0.0.127.in-addr.arpa');

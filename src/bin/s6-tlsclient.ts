@@ -9,7 +9,9 @@ import { ArgSpec, FlagSpec, optionArgv, parseOptions, parseUnsigned, OptionTable
 import { UsageError } from '../base/errors';
 import { prepareEngine } from '../client/prepare';
 import { isRoot, willDrop } from '../engine/privileges';
-import { connectTcp, tcpEnvironment } from '../client/connect';
+import { connectTcp } from '../client/connect';
+import { tcpEnvironment } from '../wiring/tcp-environment';
+import { lastVerbosity, lookupFlags, verbosityFlags } from '../cli/ucspi';
 import { runTunnel } from '../engine/tunnel';
 import { runWithProgram } from '../wiring/prog';
 import { stdioCleartext } from '../engine/network';
@@ -24,19 +26,14 @@ const USAGE =
 
 /** s6-tcpclient's options, with the long names of the C s6-tlsclient. */
 const tcpFlags: FlagSpec[] = [
-  { short: 'q', long: 'quiet', key: 'quiet', value: true, help: 'quiet: fatal messages only' },
-  { short: 'Q', long: 'normally-verbose', key: 'normal', value: true, help: 'warnings too (default)' },
-  { short: 'v', long: 'verbose', key: 'verbose', value: true, help: 'verbose: information messages too' },
+  ...verbosityFlags,
   { short: '4', long: 'ipv4', key: 'ipv6', value: false, help: 'IPv4 addresses only' },
   { short: '6', long: 'ipv6', key: 'ipv6', value: true, help: 'IPv6 addresses only' },
   { short: 'd', long: 'nagle', key: 'noDelay', value: false, help: "keep Nagle's algorithm on" },
   { short: 'D', long: 'no-nagle', key: 'noDelay', value: true, help: "TCP_NODELAY: Nagle's algorithm off (default here)" },
   { long: 'dns', key: 'noDns', value: false, help: 'look up names (default)' },
   { short: 'H', long: 'no-dns', key: 'noDns', value: true, help: 'no name lookups; host is not the server name' },
-  { long: 'no-hosts', key: 'hosts', value: false, help: 'reverse lookups by DNS only (default)' },
-  { short: 'h', long: 'hosts', key: 'hosts', value: true, help: 'reverse lookups through the hosts database first' },
-  { short: 'R', long: 'no-ident', key: 'ident', value: false, help: 'no IDENT lookup (default)' },
-  { short: 'r', long: 'ident', key: 'ident', value: true, help: 'IDENT lookup: accepted, not done (a warning says so)' },
+  ...lookupFlags.filter((f) => f.key !== 'noDns'),
   { short: 'N', long: 'no-qualify', key: 'qualify', value: false, help: 'do not qualify host (default)' },
   { short: 'n', long: 'qualify', key: 'qualify', value: true, help: "qualify host: the system resolver's search list applies either way" },
   // The C s6-tlsclient's names for -Z and -z.
@@ -60,28 +57,6 @@ const table: OptionTable = {
   flags: [...sessionFlags, ...programFlags, ...tcpFlags],
   args: [...tlsArgs, ...tcpArgs],
 };
-
-/** The last of -q, -Q and -v wins, as in s6-tcpclient: 0, 1 or 2. */
-function tcpVerbosity(argv: readonly string[]): number {
-  const levels: Record<string, number> = { q: 0, Q: 1, v: 2, '--quiet': 0, '--normally-verbose': 1, '--verbose': 2 };
-  let level = 1;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--' || arg.length < 2 || arg[0] !== '-') break;
-    if (arg.startsWith('--')) {
-      if (arg in levels) level = levels[arg];
-      continue;
-    }
-    for (let j = 1; j < arg.length; j++) {
-      if (table.args.some((a) => a.short === arg[j])) {
-        if (j + 1 === arg.length) i++;
-        break;
-      }
-      if (arg[j] in levels) level = levels[arg[j]];
-    }
-  }
-  return level;
-}
 
 /** -T x+y (seconds) as milliseconds; "x" alone means y = 0. */
 function attemptTimeouts(text: string | undefined): [number, number] | undefined {
@@ -109,7 +84,7 @@ async function main(): Promise<number> {
   const localPort = unsignedOption(values, 'localPort', 'local-port', 0);
   if (localPort > 65535) throw new UsageError('local-port must be a port number');
   const starttls = values.starttls ? starttlsProtocol(values.starttls[0]) : undefined;
-  if (!values.verbosity) values.verbosity = [String(tcpVerbosity(argv))];
+  if (!values.verbosity) values.verbosity = [String(lastVerbosity(argv, table))];
   const config = engineConfigFrom(flags, values, process.env, isRoot());
   const say = messenger(PROG, config.verbosity);
   // The host names the server unless -k overrides it or -H disables it.

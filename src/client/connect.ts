@@ -1,10 +1,9 @@
 // s6-tlsclient's TCP side, as s6-tcpclient does it: resolve, then try each
 // address in turn with the first connection timeout, then again with the
-// second, all within the global timeout; then the variables s6-tcpclient
-// gives prog.
+// second, all within the global timeout. The variables prog gets are made
+// in src/wiring/tcp-environment.ts, which the server shares.
 
-import { lookup, lookupService, Resolver } from 'dns/promises';
-import { isIPv4 } from 'net';
+import { lookup } from 'dns/promises';
 import { connect as netConnect, isIP, Socket } from 'net';
 import { EXIT_SYSTEM, FatalError, describeConnectError, describeResolverError } from '../base/errors';
 import { startTimer } from '../base/timer';
@@ -89,65 +88,4 @@ export async function connectTcp(host: string, port: number, opts: ConnectOption
   }
   if (last === undefined) last = Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' });
   throw new FatalError(EXIT_SYSTEM, describeConnectError(host, port, last));
-}
-
-export interface TcpEnvironmentOptions {
-  /** false under -H: no name lookups */
-  lookups: boolean;
-  /** -h: the hosts database before DNS (the system resolver); else DNS only */
-  hosts: boolean;
-  /** -l */
-  localName?: string;
-}
-
-/**
- * The name DNS keeps for `ip` (a PTR query): 1.0.0.127.in-addr.arpa, or an
- * ip6.arpa name of 32 nibbles. Asked as a plain query, since Node's reverse()
- * answers from /etc/hosts first, which only -h asks for.
- */
-export function reverseName(ip: string): string {
-  if (isIPv4(ip)) return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
-  const v4mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (v4mapped) return reverseName(v4mapped[1]);
-  const [head, tail = ''] = ip.split('::');
-  const groups = (text: string): string[] => (text ? text.split(':') : []);
-  const left = groups(head);
-  const right = groups(tail);
-  const all = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
-  const nibbles = all.map((g) => g.padStart(4, '0')).join('').split('');
-  return `${nibbles.reverse().join('.')}.ip6.arpa`;
-}
-
-/** The name of `ip`, or undefined when it has none: DNS only, unless `hosts` (-h) lets the system resolver read /etc/hosts first. */
-export async function nameOf(ip: string, hosts: boolean, dns: Pick<Resolver, 'resolvePtr'> = new Resolver()): Promise<string | undefined> {
-  try {
-    if (hosts) {
-      const { hostname } = await lookupService(ip, 0);
-      return hostname && hostname !== ip ? hostname : undefined;
-    }
-    return (await dns.resolvePtr(reverseName(ip)))[0];
-  } catch {
-    return undefined;
-  }
-}
-
-/** The variables s6-tcpclient sets; an undefined value means "unset". */
-export async function tcpEnvironment(socket: Socket, opts: TcpEnvironmentOptions): Promise<Record<string, string | undefined>> {
-  const remoteIp = socket.remoteAddress ?? '';
-  const localIp = socket.localAddress ?? '';
-  const [localName, remoteName] = await Promise.all([
-    opts.localName ?? (opts.lookups ? nameOf(localIp, opts.hosts) : undefined),
-    opts.lookups ? nameOf(remoteIp, opts.hosts) : undefined,
-  ]);
-  return {
-    PROTO: 'TCP',
-    TCPREMOTEIP: remoteIp,
-    TCPREMOTEPORT: String(socket.remotePort ?? ''),
-    TCPLOCALIP: localIp,
-    TCPLOCALPORT: String(socket.localPort ?? ''),
-    TCPLOCALHOST: localName,
-    TCPREMOTEHOST: remoteName,
-    // IDENT (-r) is not done; see s6-tlsclient's manual page.
-    TCPREMOTEINFO: undefined,
-  };
 }

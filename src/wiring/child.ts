@@ -73,11 +73,16 @@ export function socketCleartext(fromProgram: Socket, toProgram: Socket, names: {
 /** A descriptor for prog: a new socket pair ('pipe'), one of ours, or a socket we hold. */
 export type ProgramDescriptor = 'pipe' | number | Socket;
 
-/** Spawns prog with our stdio and the given descriptors; signals we get are passed on. */
+/**
+ * Spawns prog with our stdio and the given descriptors; signals we get are
+ * passed on, unless `forwardSignals` is false (a super-server, whose
+ * signals mean something else, routes them itself).
+ */
 export function startProgramWith(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
   descriptors: Record<number, ProgramDescriptor>,
+  forwardSignals = true,
 ): RunningProgram {
   // Our stdio unless told otherwise (s6-tlsd gives prog its channels as stdin and stdout).
   const stdio: StdioOptions = [0, 1, 2].map((fd) => descriptors[fd] ?? 'inherit');
@@ -94,7 +99,7 @@ export function startProgramWith(
   const stopForwarding = (): void => {
     for (const sig of FORWARDED) process.removeListener(sig, forward);
   };
-  for (const sig of FORWARDED) process.on(sig, forward);
+  if (forwardSignals) for (const sig of FORWARDED) process.on(sig, forward);
   try {
     child = spawn(argv[0], argv.slice(1), { stdio, env });
   } catch (err) {

@@ -22,6 +22,8 @@ export interface ProgramLaunch {
   wfd: number;
   /** -Z: the program keeps CADIR, CAFILE, ... */
   keepTlsConfig: boolean;
+  /** the environment prog's is made from (default: ours) */
+  baseEnv?: NodeJS.ProcessEnv;
   /**
    * more variables (PROTO, TCPREMOTEIP, ...), or their promise (name
    * lookups that run during the handshake: prog starts once they are done)
@@ -43,11 +45,21 @@ export function startWithChannels(
   launch: Pick<ProgramLaunch, 'argv' | 'rfd' | 'wfd'>,
   env: NodeJS.ProcessEnv,
   more: Record<number, ProgramDescriptor> = {},
+  forwardSignals = true,
 ): { program: RunningProgram; channels: ProgramChannels } {
-  const program = startProgramWith(launch.argv, env, { ...more, [launch.rfd]: 'pipe', [launch.wfd]: 'pipe' });
+  const program = startProgramWith(launch.argv, env, { ...more, [launch.rfd]: 'pipe', [launch.wfd]: 'pipe' }, forwardSignals);
   const stdio = program.child.stdio;
   return { program, channels: { toProgram: stdio[launch.rfd] as Socket, fromProgram: stdio[launch.wfd] as Socket } };
 }
+
+/** A started prog as the tunnel needs it: its exit code to come, and our ends of its channels. */
+export interface ProgramStart {
+  program: { exited: Promise<number>; pid?: number };
+  channels: ProgramChannels;
+}
+
+/** How prog is started: here (startWithChannels), or by a process of another identity (src/wiring/spawner.ts). */
+export type ProgramStarter = (launch: Pick<ProgramLaunch, 'argv' | 'rfd' | 'wfd'>, env: NodeJS.ProcessEnv) => ProgramStart | Promise<ProgramStart>;
 
 /** Our ends of prog's channels as the engine's cleartext side. */
 export function engineSideOf(channels: ProgramChannels, progName: string, progReads: number, progWrites: number): Cleartext {
@@ -69,7 +81,7 @@ export function closeChannels(channels: ProgramChannels): void {
  * what prog wrote before it left still goes out before we return.
  */
 export async function programOutlivesTunnel(
-  program: RunningProgram,
+  program: ProgramStart['program'],
   tunnel: Promise<unknown>,
   cleartext: () => Cleartext | undefined,
   onTunnelError: (message: string) => void,
@@ -104,47 +116,53 @@ export async function runWithProgram(
   engine: TunnelOptions,
   launch: ProgramLaunch,
   say: Messenger,
+  starter: ProgramStarter = startWithChannels,
 ): Promise<number> {
-  let program: RunningProgram | undefined;
+  let program: ProgramStart['program'] | undefined;
   let cleartext: Cleartext | undefined;
   let report: ConnectionReport | undefined;
   let writeSideClosed!: () => void;
   const flushed = new Promise<void>((resolve) => (writeSideClosed = resolve));
-  let started!: (p: RunningProgram) => void;
+  let started!: (p: ProgramStart['program']) => void;
   let startFailed!: (err: unknown) => void;
-  const programStarted = new Promise<RunningProgram>((resolve, reject) => {
+  const programStarted = new Promise<ProgramStart['program']>((resolve, reject) => {
     started = resolve;
     startFailed = reject;
   });
   // The variables of name lookups that run during the handshake: known by
   // its end, most of the time.
   const extra = settledValue(launch.extraEnv);
+  const names = { progName: launch.argv[0], rfd: launch.rfd, wfd: launch.wfd };
+  const sideOf = (channels: ProgramChannels): Cleartext => engineSideOf(channels, names.progName, names.rfd, names.wfd);
 
-  const start = (vars: Record<string, string> | undefined): ProgramChannels => {
-    const env = programEnvironment(process.env, report as ConnectionReport, launch.keepTlsConfig, vars);
-    const run = startWithChannels(launch, env);
-    program = run.program;
-    started(program);
-    return run.channels;
+  const start = (vars: Record<string, string> | undefined): ProgramChannels | Promise<ProgramChannels> => {
+    const env = programEnvironment(launch.baseEnv ?? process.env, report as ConnectionReport, launch.keepTlsConfig, vars);
+    const use = (run: ProgramStart): ProgramChannels => {
+      program = run.program;
+      started(program);
+      return run.channels;
+    };
+    const run = starter(launch, env);
+    return run instanceof Promise ? run.then(use) : use(run);
+  };
+  /** prog's channels come later: what the client sends meanwhile waits in a stand-in. */
+  const later = (channels: Promise<ProgramChannels>): Cleartext => {
+    const stand = deferredCleartext(channels.then(sideOf), { input: `${names.progName} (fd ${names.wfd})`, output: `${names.progName} (fd ${names.rfd})` });
+    stand.failed.catch(startFailed);
+    return stand.side;
   };
   const tunnel = runTunnel(
     {
       network,
       cleartext: () => {
-        const names = { progName: launch.argv[0], rfd: launch.rfd, wfd: launch.wfd };
         if (extra.settled) {
           if (extra.error !== undefined) throw extra.error;
-          cleartext = engineSideOf(start(extra.value), names.progName, names.rfd, names.wfd);
-          return cleartext;
+          const channels = start(extra.value);
+          cleartext = channels instanceof Promise ? later(channels) : sideOf(channels);
+        } else {
+          // The lookups are still running.
+          cleartext = later((launch.extraEnv as Promise<Record<string, string>>).then(start));
         }
-        // The lookups are still running: prog's channels come later, and
-        // what the server sends meanwhile waits in a stand-in.
-        const later = deferredCleartext(
-          (launch.extraEnv as Promise<Record<string, string>>).then((vars) => engineSideOf(start(vars), names.progName, names.rfd, names.wfd)),
-          { input: `${names.progName} (fd ${names.wfd})`, output: `${names.progName} (fd ${names.rfd})` },
-        );
-        later.failed.catch(startFailed);
-        cleartext = later.side;
         return cleartext;
       },
     },

@@ -1,0 +1,81 @@
+// s6-tlsserver: a TLS super-server in one long-lived process. It listens on
+// ip port, and for each client: limits, PROXY header (-L), names, access
+// rules, banner, the TLS handshake, then prog on socket pairs as its stdin
+// and stdout, with the TCP and SSL_* variables. Forked with
+// S6_TLSSERVER_SPAWNER set, this same program is the spawner of progs
+// (src/wiring/spawner.ts).
+
+import { programExitCodes } from '../cli/help';
+import { messenger, runProgram, tunnelLog } from '../cli/program';
+import { isRoot, dropPrivileges, willDrop } from '../engine/privileges';
+import { openKeyLog } from '../engine/keylog';
+import type { TunnelOptions } from '../engine/tunnel';
+import { serverRole } from '../server/keypairs';
+import { serverEnvironment } from '../server/help';
+import { serve } from '../server/super-server';
+import { TLSSERVER_USAGE, tlsserverConfigFromArgv, tlsserverTable } from '../server/tlsserver-config';
+import { localPool, runSpawner, spawnerPool, SPAWNER_VARIABLE } from '../wiring/spawner';
+
+const PROG = 's6-tlsserver';
+
+async function main(): Promise<number> {
+  const run = tlsserverConfigFromArgv(process.argv.slice(2), process.env, isRoot());
+  const say = messenger(PROG, run.verbosity);
+  if (run.lookups.lookups && run.ident) say.warn('IDENT lookups (-r) are not done: TCPREMOTEINFO stays unset');
+  if (run.paranoid) say.warn('-p: the remote name is not checked forward');
+  // Every file is read now, as root if we are: the key pairs and the anchors.
+  const server = serverRole(run.tls);
+  const dropsTls = willDrop(run.tls.drop);
+  // A spawner keeps prog's identity when the TLS process gives up root, or
+  // takes the identity -u/-g/-G/-U ask for; otherwise progs start here.
+  const pool = dropsTls || run.identity ? await spawnerPool(process.argv[1], run.identity ?? {}) : localPool();
+  const tunnel: TunnelOptions = { ...run.tls, server, log: tunnelLog(say) };
+  return serve(
+    {
+      ip: run.ip,
+      port: run.port,
+      backlog: run.backlog,
+      maxConn: run.maxConn,
+      localMaxConn: run.localMaxConn,
+      announcePort: run.announcePort,
+      lookups: run.lookups,
+      noDelay: run.noDelay,
+      banner: run.banner,
+      argv: run.argv,
+      keepTlsConfig: run.keepTlsConfig,
+      baseEnv: run.baseEnv,
+    },
+    {
+      tunnel,
+      pool,
+      // Bound (a port under 1024 needs root), then the TLS gives up root
+      // before the first client; the key log is opened as who we are then.
+      onListening: () => {
+        dropPrivileges(run.tls.drop);
+        if (run.tls.keyLogFile) tunnel.keyLog = openKeyLog(run.tls.keyLogFile);
+      },
+    },
+    say,
+  );
+}
+
+if (process.env[SPAWNER_VARIABLE] !== undefined && typeof process.send === 'function') {
+  runSpawner((message) => process.stderr.write(`${PROG} (spawner): fatal: ${message}\n`));
+} else {
+  runProgram(
+    {
+      name: PROG,
+      synopsis: TLSSERVER_USAGE,
+      summary: 'TLS super-server: listens on ip port, and for every client runs the TLS server handshake in this one long-lived process, then prog with the cleartext side as its stdin and stdout and the TCP and SSL_* variables in its environment.',
+      table: tlsserverTable,
+      operands: [
+        ['ip', 'the local address to listen on (IPv4 or IPv6)'],
+        ['port', 'the port (0: any free port, which -1 then says)'],
+        ['prog...', 'the program to run for each client once its handshake succeeded'],
+      ],
+      environment: serverEnvironment,
+      exitCodes: programExitCodes,
+    },
+    main,
+  );
+}
