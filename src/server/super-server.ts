@@ -12,7 +12,7 @@ import type { Messenger } from '../cli/program';
 import type { TunnelOptions } from '../engine/tunnel';
 import type { ProgramPool } from '../wiring/spawner';
 import { endsOf, tcpVariables, TcpEnds } from '../wiring/tcp-environment';
-import { runWithProgram } from '../wiring/prog';
+import { runWithProgram, ProgramStart } from '../wiring/prog';
 
 /** What the access rules say of one client (src/server/access-rules.ts). */
 export type AccessAnswer =
@@ -179,6 +179,8 @@ export async function serve(config: SuperServerConfig, parts: SuperServerParts, 
 async function connection(socket: Socket, accepted: TcpEnds, connNum: number, config: SuperServerConfig, parts: SuperServerParts, say: Messenger): Promise<void> {
   let where = `${accepted.remoteIp} port ${accepted.remotePort}`;
   let pid: number | undefined;
+  /** the tunnel took the socket: it alone decides when it closes */
+  let started = false;
   try {
     const ends = (parts.readProxy && (await parts.readProxy(socket))) || accepted;
     if (ends !== accepted) where = `${ends.remoteIp} port ${ends.remotePort} (through ${accepted.remoteIp} port ${accepted.remotePort})`;
@@ -206,20 +208,29 @@ async function connection(socket: Socket, accepted: TcpEnds, connNum: number, co
     if (config.noDelay) socket.setNoDelay(true);
     if (config.banner !== undefined) socket.write(config.banner);
     const log = parts.tunnel.log;
+    started = true;
     const code = await runWithProgram(
       { kind: 'socket', socket },
       { ...parts.tunnel, log: log && ((level, message) => log(level, `${where}: ${message}`)) },
       { argv, rfd: 0, wfd: 1, keepTlsConfig: config.keepTlsConfig, baseEnv: env },
       say,
-      async (launch, progEnv) => {
-        const run = await parts.pool.start(launch, progEnv);
-        pid = run.program.pid;
-        say.info(`accept ${where} pid ${pid ?? '?'} count ${connNum}/${config.localMaxConn}`);
-        return run;
+      (launch, progEnv) => {
+        const noted = (run: ProgramStart): ProgramStart => {
+          pid = run.program.pid;
+          say.info(`accept ${where} pid ${pid ?? '?'} count ${connNum}/${config.localMaxConn}`);
+          return run;
+        };
+        // Started here, prog's channels are there at once; a spawner's come later.
+        const run = parts.pool.start(launch, progEnv);
+        return run instanceof Promise ? run.then(noted) : noted(run);
       },
     );
     say.info(`end pid ${pid ?? '?'} ${code > 128 && code < 160 ? `signal ${code - 128}` : `exitcode ${code}`} ${where}`);
   } catch (err) {
     say.warn(`${where}: ${err instanceof Error ? err.message : String(err)}`);
   }
+  // prog is gone, but the session may still be sending its last bytes and
+  // our end: the tunnel closes the socket when it is over (its own bounds
+  // see to that). Destroying it sooner would drop what is still queued.
+  if (!socket.destroyed && started) await new Promise((resolve) => socket.once('close', resolve));
 }

@@ -64,7 +64,13 @@ export function socketCleartext(fromProgram: Socket, toProgram: Socket, names: {
     input: fromProgram,
     output: toProgram,
     // A shutdown of our write side: prog reads EOF, as from a closed pipe.
-    endOutput: (done) => toProgram.end((err?: Error | null) => done(err)),
+    // Node destroys a child's stdin when the child exits: ending what has
+    // no reader any more loses nothing (prog had read all it wanted), and
+    // must not fail the session while prog's last answer is still going out.
+    endOutput: (done) => {
+      if (toProgram.destroyed) return done();
+      toProgram.end((err?: Error | null) => done(toProgram.destroyed && !toProgram.errored ? undefined : err));
+    },
     inputName: names.input,
     outputName: names.output,
   };

@@ -1,0 +1,230 @@
+// s6-tlsserver end to end: the real program listening on 127.0.0.1, Node TLS
+// clients, progs that are small shell scripts saying what they were given.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'crypto';
+import { once } from 'events';
+import { spawnSync } from 'child_process';
+import { readFileSync } from 'fs';
+import { connect as tlsConnect, ConnectionOptions } from 'tls';
+import { Pki } from './helpers/pki';
+import { sha256 } from './helpers/harness';
+import { childrenOf, client, fdCount, startTlsServer, tcp, TLSSERVER, until } from './helpers/tlsserver';
+
+const pki = new Pki();
+const root = pki.cert('root', { ca: true });
+const leaf = pki.cert('server', { issuer: root, dns: ['server.test'] });
+const PAIR = { KEYFILE: leaf.keyPath, CERTFILE: leaf.certPath };
+const trust = { ca: [root.certPem], servername: 'server.test' };
+
+/** prog: one line of what it was given, then an echo. */
+const SAYS_ENV = ['sh', '-c', 'printf "%s|%s|%s|%s|%s|%s|%s|%s\\n" "$PROTO" "$TCPREMOTEIP" "$TCPREMOTEPORT" "$TCPLOCALPORT" "$TCPCONNNUM" "$SSL_PROTOCOL" "${KEYFILE-unset}" "$(stat -L -c %F /proc/self/fd/0)"; exec cat'];
+
+function firstLine(data: Buffer): { line: string; rest: Buffer } {
+  const nl = data.indexOf(10);
+  return { line: data.subarray(0, nl).toString(), rest: data.subarray(nl + 1) };
+}
+
+test('s6-tlsserver: two clients at once, each echoed whole; prog gets the TCP and SSL variables, socket pairs, no KEYFILE; SIGTERM lets the open one finish, then exit 0', async () => {
+  const server = await startTlsServer(['-H', '-v'], SAYS_ENV, PAIR);
+  const a = randomBytes(256 * 1024);
+  const b = randomBytes(300 * 1024);
+  // The first stays open while the second runs: TCPCONNNUM counts both.
+  const first = client(server.port, trust, a, true);
+  await once(first.socket, 'secureConnect');
+  await server.logged(/accept 127\.0\.0\.1 port \d+ pid/);
+  const second = client(server.port, trust, b);
+  const got2 = await second.done;
+  assert.equal(got2.error, undefined, String(got2.error));
+  const l2 = firstLine(got2.received);
+  assert.equal(l2.line, `TCP|127.0.0.1|${got2.localPort}|${server.port}|2|TLSv1.3|unset|socket`);
+  assert.equal(sha256(l2.rest), sha256(b));
+  // SIGTERM: no new client, the open one goes on to its end.
+  server.child.kill('SIGTERM');
+  await server.logged(/received SIGTERM/);
+  const late = await tcp(server.port).then(
+    (s) => (s.destroy(), 'connected'),
+    (err: NodeJS.ErrnoException) => err.code,
+  );
+  assert.equal(late, 'ECONNREFUSED');
+  first.socket.end();
+  const got1 = await first.done;
+  const l1 = firstLine(got1.received);
+  assert.equal(l1.line, `TCP|127.0.0.1|${got1.localPort}|${server.port}|1|TLSv1.3|unset|socket`);
+  assert.equal(sha256(l1.rest), sha256(a));
+  const end = await server.exited;
+  assert.equal(end.code, 0, server.log());
+});
+
+test('s6-tlsserver: -c closes the connection over the limit at once, with a warning; -C the one over the limit from one address; a slot freed is used again', async () => {
+  const server = await startTlsServer(['-H', '-v', '-c', '2', '-C', '1'], ['cat'], PAIR);
+  const one = client(server.port, trust, 'x', true);
+  await once(one.socket, 'secureConnect');
+  // Same address as `one`: over -C 1.
+  const same = await tcp(server.port);
+  await once(same, 'close');
+  await server.logged(/warning: reject 127\.0\.0\.1 port \d+: 1 connections open from 127\.0\.0\.1/);
+  // Another address: within -C, and the second of -c 2.
+  const two = client(server.port, { ...trust, localAddress: '127.0.0.2' } as ConnectionOptions, 'y', true);
+  await once(two.socket, 'secureConnect');
+  const third = await tcp(server.port, '127.0.0.3');
+  await once(third, 'close');
+  await server.logged(/warning: reject 127\.0\.0\.3 port \d+: 2 connections open, the most -c allows/);
+  one.socket.end();
+  await one.done;
+  await server.logged(/status: 1\/2/);
+  const again = client(server.port, trust, 'back');
+  assert.equal((await again.done).received.toString(), 'back');
+  two.socket.end();
+  assert.equal((await two.done).received.toString(), 'y');
+  assert.equal((await server.stop()).code, 0);
+});
+
+test('s6-tlsserver: a failed handshake, garbage, and a prog that cannot start fail their own connection only; prog never starts without a handshake', async () => {
+  const marker = pki.path('tlsserver-started');
+  const server = await startTlsServer(['-H'], ['sh', '-c', `echo started >> ${marker}; exec cat`], PAIR);
+  const held = client(server.port, trust, 'held', true);
+  await once(held.socket, 'secureConnect');
+  const tls11 = client(server.port, { ...trust, maxVersion: 'TLSv1.1', minVersion: 'TLSv1.1' });
+  assert.ok((await tls11.done).error, 'a TLS 1.1 client must be refused');
+  const garbage = await tcp(server.port);
+  garbage.end('GET / HTTP/1.0\r\n\r\n');
+  garbage.resume();
+  await once(garbage, 'close');
+  await server.logged(/warning: 127\.0\.0\.1 port \d+: .*(wrong version|unsupported protocol|version)/i);
+  held.socket.end();
+  assert.equal((await held.done).received.toString(), 'held');
+  assert.equal(readFileSync(marker, 'utf8'), 'started\n');
+  assert.equal((await server.stop()).code, 0);
+
+  const missing = await startTlsServer(['-H'], ['/nonexistent/prog'], PAIR);
+  const c1 = client(missing.port, trust, 'x');
+  await c1.done;
+  await missing.logged(/warning: 127\.0\.0\.1 port \d+: unable to spawn \/nonexistent\/prog/);
+  const c2 = client(missing.port, trust, 'y');
+  await c2.done;
+  assert.equal(missing.log().match(/unable to spawn/g)?.length, 2, missing.log());
+  assert.equal((await missing.stop()).code, 0);
+});
+
+test('s6-tlsserver: 1000 clients idle in their handshake do not keep a new client from being served', async () => {
+  const server = await startTlsServer(['-H', '-v', '-c', '1100', '-C', '1100'], ['cat'], PAIR);
+  const idle = [];
+  for (let i = 0; i < 1000; i++) idle.push(tcp(server.port));
+  const sockets = await Promise.all(idle);
+  for (const s of sockets) s.on('error', () => undefined);
+  const fresh = client(server.port, trust, 'served');
+  assert.equal((await fresh.done).received.toString(), 'served');
+  for (const s of sockets) s.destroy();
+  await server.logged(/status: 0\/1100/);
+  assert.equal((await server.stop()).code, 0);
+});
+
+test('s6-tlsserver: SIGHUP sends SIGTERM and SIGCONT to every prog; SIGQUIT does, then exits; SIGABRT kills progs that ignore SIGTERM and exits', async () => {
+  const server = await startTlsServer(['-H', '-v'], ['sh', '-c', 'echo up; exec sleep 600'], PAIR);
+  const a = client(server.port, trust, '', true);
+  const b = client(server.port, trust, '', true);
+  await Promise.all([once(a.socket, 'data'), once(b.socket, 'data')]);
+  server.child.kill('SIGHUP');
+  await Promise.all([a.done, b.done]);
+  await until(() => (server.log().match(/end pid \d+ signal 15/g) ?? []).length === 2, 'two progs ended by SIGTERM');
+  const c = client(server.port, trust, '', true);
+  await once(c.socket, 'data');
+  server.child.kill('SIGQUIT');
+  await c.done;
+  assert.equal((await server.exited).code, 0, server.log());
+
+  const stubborn = await startTlsServer(['-H', '-v'], ['sh', '-c', 'trap "" TERM; echo up; while :; do sleep 1; done'], PAIR);
+  const d = client(stubborn.port, trust, '', true);
+  await once(d.socket, 'data');
+  stubborn.child.kill('SIGABRT');
+  await d.done;
+  assert.equal((await stubborn.exited).code, 0, stubborn.log());
+  assert.match(stubborn.log(), /received SIGABRT/);
+});
+
+test('s6-tlsserver: as root with TLS_UID/TLS_GID, the TLS process runs as them and prog with -u/-g/-G; signals still reach prog', { skip: process.getuid?.() !== 0 ? 'needs root (CI runs as root)' : false }, async () => {
+  const server = await startTlsServer(['-H', '-v', '-u', '1234', '-g', '2345', '-G', '2345,3456'], ['sh', '-c', 'echo "$(id -u) $(id -g) $(id -G)"; exec sleep 600'], { ...PAIR, TLS_UID: '65534', TLS_GID: '65533' });
+  const status = readFileSync(`/proc/${server.child.pid}/status`, 'utf8');
+  // The launcher is Node itself: the spawned pid is the server.
+  assert.match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
+  assert.match(status, /^Gid:\s+65533\s+65533\s+65533\s+65533$/m);
+  assert.match(status, /^Groups:\s+65533\s*$/m);
+  const a = client(server.port, trust, '', true);
+  const [line] = await once(a.socket, 'data');
+  assert.equal(String(line), '1234 2345 2345 3456\n');
+  server.child.kill('SIGHUP');
+  await a.done;
+  await server.logged(/end pid \d+ signal 15/);
+  assert.equal((await server.stop()).code, 0);
+});
+
+test('s6-tlsserver: 2000 connections, 8 at a time, leave no descriptor and no child behind', async () => {
+  const server = await startTlsServer(['-H', '-v'], ['head', '-c', '4'], PAIR);
+  const pid = server.child.pid as number;
+  const warm = client(server.port, trust, 'warm');
+  await warm.done;
+  await until(() => childrenOf(pid).length === 0, 'the first prog reaped');
+  const before = fdCount(pid);
+  let next = 0;
+  let bad = 0;
+  const worker = async (): Promise<void> => {
+    while (next < 2000) {
+      next++;
+      const run = client(server.port, trust, 'ping');
+      const got = await run.done;
+      if (got.received.toString() !== 'ping') bad++;
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  assert.equal(bad, 0);
+  await server.logged(/status: 0\/40/);
+  await until(() => childrenOf(pid).length === 0, 'every prog reaped');
+  assert.equal(fdCount(pid), before, 'descriptors before and after');
+  assert.equal((await server.stop()).code, 0);
+});
+
+test('s6-tlsserver: usage and start-up errors are one line with the C exit codes', () => {
+  const run = (args: string[], env: Record<string, string> = PAIR): { code: number | null; err: string } => {
+    const r = spawnSync(TLSSERVER, args, { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+    return { code: r.status, err: r.stderr };
+  };
+  assert.match(run(['127.0.0.1', '0']).err, /^s6-tlsserver: usage: missing prog: s6-tlsserver \[/);
+  assert.equal(run(['127.0.0.1', '0']).code, 100);
+  assert.match(run(['not-an-ip', '0', 'cat']).err, /usage: invalid ip: not-an-ip/);
+  assert.match(run(['-c', '2', '-C', '3', '127.0.0.1', '0', 'cat']).err, /usage: localmaxconn must be between 1 and maxconn/);
+  assert.match(run(['-c', '16385', '127.0.0.1', '0', 'cat']).err, /usage: maxconn must be between 1 and 16384/);
+  assert.match(run(['-i', 'a', '-x', 'b', '127.0.0.1', '0', 'cat']).err, /usage: -i and -x are exclusive/);
+  assert.match(run(['-6', '127.0.0.1', '0', 'cat']).err, /usage: ip 127\.0\.0\.1 is not an IPv6 address/);
+  const noKey = run(['127.0.0.1', '0', 'cat'], {});
+  assert.deepEqual([noKey.code, noKey.err], [100, 's6-tlsserver: fatal: KEYFILE not set\n']);
+  const badKey = run(['127.0.0.1', '0', 'cat'], { KEYFILE: root.keyPath, CERTFILE: leaf.certPath });
+  assert.equal(badKey.code, 96, badKey.err);
+  assert.equal(run(['--help']).code, 0);
+});
+
+test('s6-tlsserver: an address already in use is exit 111 in words', async () => {
+  const server = await startTlsServer(['-H'], ['cat'], PAIR);
+  const r = spawnSync(TLSSERVER, ['-H', '127.0.0.1', String(server.port), 'cat'], { env: { PATH: process.env.PATH, ...PAIR }, encoding: 'utf8' });
+  assert.equal(r.status, 111);
+  assert.equal(r.stderr, `s6-tlsserver: fatal: unable to bind to 127.0.0.1 port ${server.port}: Address already in use\n`);
+  assert.equal((await server.stop()).code, 0);
+});
+
+test('s6-tlsserver: -B writes the banner in cleartext before the handshake', async () => {
+  const server = await startTlsServer(['-H', '-B', 'hello, TLS follows\r\n'], ['cat'], PAIR);
+  const raw = await tcp(server.port);
+  let banner = Buffer.alloc(0);
+  while (banner.length < 20) banner = Buffer.concat([banner, (await once(raw, 'data'))[0] as Buffer]);
+  assert.equal(banner.toString(), 'hello, TLS follows\r\n');
+  raw.pause();
+  const secured = tlsConnect({ socket: raw, ...trust });
+  await once(secured, 'secureConnect');
+  secured.end('over the banner');
+  let back = '';
+  secured.on('data', (c: Buffer) => (back += c.toString()));
+  await once(secured, 'close');
+  assert.equal(back, 'over the banner');
+  assert.equal((await server.stop()).code, 0);
+});
