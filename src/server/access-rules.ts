@@ -290,8 +290,8 @@ function readEnvDir(path: string): Map<string, string | undefined> {
         const head = bytes.subarray(0, MAX_VALUE_FILE);
         let end = head.indexOf(0x0a);
         if (end < 0) {
-          // Ours: C would keep the first 4095 bytes of a longer line; we refuse a cut value.
-          if (bytes.length > MAX_VALUE_FILE) throw broken(file, `a first line longer than ${MAX_VALUE_FILE - 1} bytes`);
+          // Ours: C keeps the first 4095 bytes of a longer line; we refuse a value it would cut.
+          if (bytes.length > MAX_VALUE_FILE && bytes[MAX_VALUE_FILE] !== 0x0a) throw broken(file, `a first line longer than ${MAX_VALUE_FILE} bytes`);
           end = head.length;
         }
         while (end > 0 && (head[end - 1] === 0x20 || head[end - 1] === 0x09 || head[end - 1] === 0x0d)) end--;
