@@ -314,13 +314,13 @@ test('an address that is not one is a usage error (C dies 100 on such a TCPREMOT
  * check() in a child process with a time limit: a FIFO that blocked the
  * open would hang this test file for good, so the child is the one to hang.
  */
-function checkInChild(root: string, ip: string): { status: number | null; out: string; ms: number } {
+function checkInChild(root: string, ip: string, user?: { uid: number; gid: number }): { status: number | null; out: string; ms: number } {
   const script = `
     const { rulesFromDir } = require(${JSON.stringify(join(__dirname, '..', 'src', 'server', 'access-rules.js'))});
     try { console.log(JSON.stringify(rulesFromDir(${JSON.stringify(root)}).check(${JSON.stringify(ip)}))); }
     catch (err) { console.log(err.name + ': ' + err.message); }`;
   const start = Date.now();
-  const child = spawnSync(process.execPath, ['-e', script], { timeout: 10_000, encoding: 'utf8' });
+  const child = spawnSync(process.execPath, ['-e', script], { timeout: 10_000, encoding: 'utf8', ...user });
   return { status: child.status, out: child.stdout.trim(), ms: Date.now() - start };
 }
 
@@ -398,6 +398,22 @@ test('an unreadable env file breaks the rule; an unreadable exec is ignored, as 
   } finally {
     if (asRoot) process.seteuid!(0);
   }
+});
+
+test('an allow that may not be read is no allow (access(R_OK) fails with EACCES): deny, or no rule', () => {
+  const root = rulesDir({
+    'ip4/192.0.2.1_32/allow': '',
+    'ip4/192.0.2.1_32/deny': '',
+    'ip4/192.0.2.2_32/allow': '',
+  });
+  chmodSync(join(root, 'ip4/192.0.2.1_32/allow'), 0);
+  chmodSync(join(root, 'ip4/192.0.2.2_32/allow'), 0);
+  // access() asks as the real user, and root may read everything: the child runs as nobody.
+  const asRoot = process.geteuid?.() === 0;
+  if (asRoot) for (let dir = root; dir !== dirname(dirname(root)); dir = dirname(dir)) chmodSync(dir, 0o755);
+  const user = asRoot ? { uid: 65534, gid: 65534 } : undefined;
+  assert.equal(checkInChild(root, '192.0.2.1', user).out, '{"kind":"deny"}');
+  assert.equal(checkInChild(root, '192.0.2.2', user).out, '{"kind":"none"}');
 });
 
 test('cdb records: what the reader accepts and refuses, in a cdb written here', () => {
