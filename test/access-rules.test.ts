@@ -187,7 +187,7 @@ test('env/: the first line, trailing blanks cut, an empty file unsets, NUL is a 
   assert.ok(verdict.kind === 'allow' && verdict.env.has('UNSET'), 'an unset is a change, not an absence');
 });
 
-test('exec: its content is returned; empty is none; a NUL ends it, as the C string it becomes', () => {
+test('exec: its content is returned; an empty file is none; a NUL ends it, as the C string it becomes', () => {
   const rules = rulesFromDir(rulesDir({
     'ip4/192.0.2.1_32/allow': '',
     'ip4/192.0.2.1_32/exec': 'fdmove -c 2 1\ncat\n',
@@ -197,11 +197,15 @@ test('exec: its content is returned; empty is none; a NUL ends it, as the C stri
     'ip4/192.0.2.3_32/exec': Buffer.from('echo hi\0rm -rf /'),
     'ip4/192.0.2.4_32/deny': '',
     'ip4/192.0.2.4_32/exec': 'ignored',
+    'ip4/192.0.2.5_32/allow': '',
+    'ip4/192.0.2.5_32/exec': Buffer.from('\0echo hidden'),
   }));
   assert.deepEqual(plain(rules.check('192.0.2.1')), { kind: 'allow', env: {}, exec: 'fdmove -c 2 1\ncat\n' });
   assert.deepEqual(plain(rules.check('192.0.2.2')), { kind: 'allow', env: {}, exec: undefined });
   assert.deepEqual(plain(rules.check('192.0.2.3')), { kind: 'allow', env: {}, exec: 'echo hi' });
   assert.deepEqual(plain(rules.check('192.0.2.4')), { kind: 'deny' });
+  // Not empty, so C runs it (as an empty script) instead of prog: an exec of "".
+  assert.deepEqual(plain(rules.check('192.0.2.5')), { kind: 'allow', env: {}, exec: '' });
 });
 
 test('-i reads the directory at every check: a rule added or removed applies to the next client', () => {
@@ -228,6 +232,8 @@ const PARITY_RULES: Record<string, string | Buffer> = {
   'ip4/10.0.0.0_8/allow': '',
   'ip4/10.0.0.0_8/env/NET': 'ten',
   'ip4/10.1.0.0_16/deny': '',
+  'ip4/198.51.100.0_24/allow': '',
+  'ip4/198.51.100.0_24/exec': Buffer.from('\0hidden'),
   'ip6/2001:db8::_32/allow': '',
   'ip6/2001:db8::_32/env/V6': 'yes',
   'ip6/2001:db8::1_128/deny': '',
@@ -240,7 +246,7 @@ const PARITY_RULES: Record<string, string | Buffer> = {
 };
 
 const PARITY_CLIENTS: Array<[string, string?]> = [
-  ['192.0.2.7'], ['::ffff:192.0.2.7'], ['192.0.2.8'], ['10.9.9.9'], ['10.1.2.3'], ['203.0.113.5'],
+  ['192.0.2.7'], ['::ffff:192.0.2.7'], ['198.51.100.3'], ['192.0.2.8'], ['10.9.9.9'], ['10.1.2.3'], ['203.0.113.5'],
   ['203.0.113.5', 'www.example.com'], ['203.0.113.5', 'a.bad.example.com'], ['203.0.113.5', 'example.org'],
   ['2001:db8::1'], ['2001:db8::2'], ['2001:db8:ffff::9'], ['fe80::1'], ['febf::1'], ['2001:db9::1'],
   ['2001:db9::1', 'example.com.'], ['10.9.9.9', 'bad.example.com'],
@@ -265,6 +271,7 @@ test('-x: the cdb the real s6-accessrules-cdb-from-fs makes gives the verdicts t
     env: { SET: 'value', UNSET: undefined, EMPTY: '', NUL: 'x\ny' },
     exec: 'if { echo hello } cat\n',
   });
+  assert.deepEqual(plain(fromCdb.check('198.51.100.3')), { kind: 'allow', env: {}, exec: '' });
   assert.deepEqual(plain(fromCdb.check('2001:db8::5')), { kind: 'allow', env: { V6: 'yes' }, exec: undefined });
   assert.deepEqual(plain(fromCdb.check('fe80::1')), { kind: 'allow', env: {}, exec: 'echo link-local' });
   assert.deepEqual(plain(fromCdb.check('203.0.113.5', 'www.example.com')), { kind: 'allow', env: { DOMAIN: 'example.com' }, exec: undefined });

@@ -244,11 +244,15 @@ function readHead(path: string, cap: number): Buffer | string {
   }
 }
 
-/** C passes exec to execlineb as a C string: it ends at a NUL. */
+/**
+ * C has an exec when the file (or the cdb field) is not empty, and passes it
+ * to execlineb as a C string, so it ends at a NUL: a file starting with NUL
+ * is an exec of "", which still replaces prog.
+ */
 function execText(bytes: Buffer): string | undefined {
+  if (!bytes.length) return undefined;
   const nul = bytes.indexOf(0);
-  const text = (nul < 0 ? bytes : bytes.subarray(0, nul)).toString('utf8');
-  return text ? text : undefined;
+  return (nul < 0 ? bytes : bytes.subarray(0, nul)).toString('utf8');
 }
 
 /** The size of a change in s6's encoding: "NAME=value\0" sets, "NAME\0" unsets. */
