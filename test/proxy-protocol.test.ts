@@ -20,6 +20,7 @@ import {
   ProxyHeader,
   V1_MAX_LENGTH,
   V2_MAX_LENGTH,
+  crc32c,
   parseProxyHeader,
   proxyEnvironment,
   proxyTlsEnvironment,
@@ -292,6 +293,20 @@ test('v2 TLVs: AUTHORITY and SSL become the SSL variables, others are skipped', 
   assert.equal(proxyTlsEnvironment(noFlag as ProxyHeader).SSL_PROTOCOL, undefined);
 });
 
+test('v2 CRC32C: a right checksum passes, a wrong one is refused', () => {
+  assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283); // RFC 3720's check value
+  const withCrc = (fix: (h: Buffer) => void): Buffer => {
+    const h = v2(0x21, 0x11, Buffer.concat([inet4Block([1, 2, 3, 4], [5, 6, 7, 8], 9, 10), tlv(0x03, Buffer.alloc(4)), tlv(0x05, 'id')]));
+    h.writeUInt32BE(crc32c(h), 28 + 3);
+    fix(h);
+    return h;
+  };
+  assert.equal(parseProxyHeader(withCrc(() => undefined))?.addresses?.remotePort, 9);
+  refused(withCrc((h) => (h[h.length - 1] ^= 1)), 1, /CRC32C checksum does not match/);
+  refused(withCrc((h) => (h[28 + 3] ^= 0x80)), 1, /CRC32C checksum does not match/);
+  refused(v2(0x21, 0x11, Buffer.concat([inet4Block([1, 2, 3, 4], [5, 6, 7, 8], 9, 10), tlv(0x03, Buffer.alloc(3))])), 1, /CRC32C TLV of 3 bytes/);
+});
+
 test('v2 AF_UNIX: the two paths, PROTO=IPC', () => {
   const block = Buffer.alloc(216);
   block.write('/run/client.sock', 0);
@@ -495,7 +510,7 @@ test('behind the real haproxy (send-proxy, send-proxy-v2): the client\'s own add
       'backend b1',
       `  server s 127.0.0.1:${backend} send-proxy`,
       'backend b2',
-      // A unique id and a checksum TLV: TLVs the reader must step over.
+      // A unique id to step over and a checksum to check.
       `  server s 127.0.0.1:${backend} send-proxy-v2 proxy-v2-options unique-id,crc32c`,
       '',
     ].join('\n'),
@@ -547,7 +562,7 @@ test('behind the real haproxy (send-proxy, send-proxy-v2): the client\'s own add
     assert.equal(mine.length, 1, `v${version}: ${JSON.stringify(seen)}`);
     assert.equal(mine[0].version, version);
     assert.deepEqual(mine[0].addresses, { remoteIp: '127.0.0.1', remotePort: sourcePort, localIp: '127.0.0.1', localPort: frontend });
-    // v2: the unique id and checksum TLVs were there, and stepped over.
+    // v2: the unique id and checksum TLVs were there (and the checksum right).
     if (version === 2) assert.ok(mine[0].length > 16 + 12 + 7, `v2 header of ${mine[0].length} bytes`);
     client.destroy();
   }

@@ -271,6 +271,7 @@ export function formatIp(ip: Buffer): string {
 // v2 ---------------------------------------------------------------------
 
 const PP2_TYPE_AUTHORITY = 0x02;
+const PP2_TYPE_CRC32C = 0x03;
 const PP2_TYPE_SSL = 0x20;
 const PP2_SUBTYPE_SSL_VERSION = 0x21;
 const PP2_SUBTYPE_SSL_CN = 0x22;
@@ -316,8 +317,39 @@ function parseV2(data: Buffer): ProxyHeader | undefined {
       localPort: block.readUInt16BE(2 * size + 2),
     };
   }
-  readTlvs(block.subarray(addressLength), false, header);
+  const seen: { crcAt?: number } = {};
+  readTlvs(block.subarray(addressLength), false, header, seen);
+  if (seen.crcAt !== undefined) checkCrc32c(data.subarray(0, length), 16 + addressLength + seen.crcAt);
   return header;
+}
+
+/**
+ * The spec asks a receiver that knows CRC32C to check it: the checksum of
+ * the whole header with the 4 checksum bytes as zeros. C's proxy-server
+ * skips it; a header damaged on its way is better refused than believed.
+ */
+function checkCrc32c(header: Buffer, at: number): void {
+  const given = header.readUInt32BE(at);
+  const zeroed = Buffer.from(header);
+  zeroed.fill(0, at, at + 4);
+  if (crc32c(zeroed) !== given) throw invalid('v2 CRC32C checksum does not match the header');
+}
+
+let crcTable: Uint32Array | undefined;
+
+/** CRC-32C (Castagnoli, RFC 4960 appendix B), reflected, as haproxy computes it. */
+export function crc32c(bytes: Buffer): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let i = 0; i < 256; i++) {
+      let c = i;
+      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+      crcTable[i] = c >>> 0;
+    }
+  }
+  let crc = 0xffffffff;
+  for (const b of bytes) crc = crcTable[(crc ^ b) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
 }
 
 /** A TLV value as C puts it in the environment: cut at its first NUL. */
@@ -328,12 +360,12 @@ function cString(bytes: Buffer): string {
 
 /**
  * The TLVs proxy-server uses: AUTHORITY at the top, SSL at the top with
- * VERSION, CN and CIPHER inside it; the others (ALPN, CRC32C, NOOP,
- * UNIQUE_ID, NETNS, custom ones) are skipped. Each one's length must fit
+ * VERSION, CN and CIPHER inside it; CRC32C, found here and checked by the
+ * caller; the others (ALPN, NOOP, UNIQUE_ID, NETNS, custom ones) are skipped. Each one's length must fit
  * what is left, and a known type at the wrong level is an error, as in C.
  * The last of a repeated type wins, as C's environment does.
  */
-function readTlvs(bytes: Buffer, inSsl: boolean, header: ProxyHeader): void {
+function readTlvs(bytes: Buffer, inSsl: boolean, header: ProxyHeader, seen: { crcAt?: number }): void {
   const where = inSsl ? 'v2 SSL sub-TLV' : 'v2 TLV';
   for (let pos = 0; pos < bytes.length; ) {
     if (bytes.length - pos < 3) throw invalid(`${where} cut short`);
@@ -345,11 +377,16 @@ function readTlvs(bytes: Buffer, inSsl: boolean, header: ProxyHeader): void {
     const ssl = header.ssl;
     if (!inSsl && type >= PP2_SUBTYPE_SSL_VERSION && type <= PP2_SUBTYPE_SSL_CIPHER) throw invalid(`SSL sub-type 0x${type.toString(16)} outside the SSL TLV`);
     if (inSsl && (type === PP2_TYPE_AUTHORITY || type === PP2_TYPE_SSL)) throw invalid(`type 0x${type.toString(16)} inside the SSL TLV`);
-    if (type === PP2_TYPE_AUTHORITY) header.authority = cString(value);
+    if (inSsl && type === PP2_TYPE_CRC32C) throw invalid('type 0x3 inside the SSL TLV');
+    if (type === PP2_TYPE_CRC32C) {
+      if (n !== 4) throw invalid(`v2 CRC32C TLV of ${n} bytes, not 4`);
+      if (seen.crcAt !== undefined) throw invalid('two v2 CRC32C TLVs');
+      seen.crcAt = pos - 4;
+    } else if (type === PP2_TYPE_AUTHORITY) header.authority = cString(value);
     else if (type === PP2_TYPE_SSL) {
       if (n < 5) throw invalid('v2 SSL TLV shorter than its 5 fixed bytes');
       header.ssl = { client: value[0], verify: value.readUInt32BE(1) };
-      readTlvs(value.subarray(5), true, header);
+      readTlvs(value.subarray(5), true, header, seen);
     } else if (ssl && type === PP2_SUBTYPE_SSL_VERSION) ssl.version = cString(value);
     else if (ssl && type === PP2_SUBTYPE_SSL_CN) ssl.commonName = cString(value);
     else if (ssl && type === PP2_SUBTYPE_SSL_CIPHER) ssl.cipher = cString(value);
