@@ -412,7 +412,8 @@ test('an end, a reset or a timeout before the header is complete: exit 111, neve
   assert.match(reset.message, /^unable to read PROXY header: /);
   const slow = await failure(['PROX'], { timeoutMs: 50 });
   assert.equal(slow.exitCode, 111);
-  assert.match(slow.message, /timed out after 50 ms \(4 bytes received\)/);
+  // Usually 4 bytes came first; a loaded machine may fire the timer before reading them.
+  assert.match(slow.message, /^unable to read PROXY header: timed out after 50 ms \((4 bytes|0 bytes) received\)$/);
 });
 
 test('TLS right after the header: a ClientHello in the same read as the header, the handshake and the data go through', async (t) => {

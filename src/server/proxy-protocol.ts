@@ -81,7 +81,9 @@ function invalid(words: string): FatalError {
  * (.on('data') and resume(), pipe, new TLSSocket) sees exactly what followed
  * the header. On a bad header (exit code 1 or 2), an end or an error before
  * it is complete, or the timeout (111) it rejects with one line and destroys
- * the socket, as the spec asks a receiver to abort.
+ * the socket, as the spec asks a receiver to abort. Nobody else may read the
+ * socket meanwhile; the caller keeps its own 'error' listener on it, as
+ * ours is gone once the promise settles.
  */
 export function readProxyHeader(socket: Socket, opts: ReadProxyHeaderOptions): Promise<ProxyHeader> {
   return new Promise((resolve, reject) => {
@@ -114,7 +116,8 @@ export function readProxyHeader(socket: Socket, opts: ReadProxyHeaderOptions): P
       try {
         header = parseProxyHeader(data);
       } catch (err) {
-        return fail(err as FatalError);
+        // Only FatalErrors are meant; anything else is still a header we cannot take.
+        return fail(err instanceof FatalError ? err : invalid(String(err)));
       }
       if (!header) return;
       cleanup();
@@ -124,15 +127,15 @@ export function readProxyHeader(socket: Socket, opts: ReadProxyHeaderOptions): P
       if (data.length > header.length) socket.unshift(data.subarray(header.length));
       resolve(header);
     };
-    const early = (how: string): FatalError =>
-      new FatalError(EXIT_SYSTEM, `unable to read PROXY header: ${how} after ${received} byte${received === 1 ? '' : 's'}`);
+    const bytes = (): string => `${received} byte${received === 1 ? '' : 's'}`;
+    const early = (how: string): FatalError => new FatalError(EXIT_SYSTEM, `unable to read PROXY header: ${how} after ${bytes()}`);
     const onEnd = (): void => fail(early('end of file'));
     const onClose = (): void => fail(early('connection closed'));
     const onError = (err: Error): void => fail(new FatalError(EXIT_SYSTEM, `unable to read PROXY header: ${describeSystemError(err)}`));
 
     const timer =
       opts.timeoutMs > 0
-        ? startTimer(opts.timeoutMs, () => fail(new FatalError(EXIT_SYSTEM, `unable to read PROXY header: timed out after ${opts.timeoutMs} ms (${received} bytes received)`)))
+        ? startTimer(opts.timeoutMs, () => fail(new FatalError(EXIT_SYSTEM, `unable to read PROXY header: timed out after ${opts.timeoutMs} ms (${bytes()} received)`)))
         : undefined;
     if (socket.destroyed || socket.readableEnded) return fail(early('connection closed'));
     socket.on('data', onData);
