@@ -38,7 +38,7 @@ test          cmd:exim4                                exim4-daemon-light
 test          cmd:pgbouncer                            pgbouncer
 test          cmd:ps                                   procps
 interop       cmd:nginx                                nginx-light
-interop       cmd:haproxy                              haproxy
+test,interop  cmd:haproxy                              haproxy
 interop       cmd:stunnel4                             stunnel4
 interop       cmd:gnutls-serv                          gnutls-bin
 interop       cmd:socat                                socat
