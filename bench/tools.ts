@@ -192,7 +192,8 @@ function firstLine(cmd: string, args: string[]): string {
   return text.split('\n').map((l) => l.trim()).filter(Boolean)[0] ?? '?';
 }
 
-export function machineFacts(): Machine {
+/** `secondNode`: also ask for the second Node's version (node26.sh may fetch it). */
+export function machineFacts(secondNode = true): Machine {
   const model = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'));
   const socatLine = spawnSync('socat', ['-V'], { encoding: 'utf8' }).stdout.split('\n').find((l) => /socat version/.test(l)) ?? '?';
   return {
@@ -200,7 +201,7 @@ export function machineFacts(): Machine {
     cores: cpus().length,
     node: process.version,
     nodeOpenssl: process.versions.openssl,
-    node26: node26() ? firstLine(node26Path(), ['-p', '`${process.version} (OpenSSL ${process.versions.openssl})`']) : undefined,
+    node26: secondNode && node26() ? firstLine(node26Path(), ['-p', '`${process.version} (OpenSSL ${process.versions.openssl})`']) : undefined,
     systemOpenssl: firstLine('openssl', ['version']),
     socat: socatLine.replace(/ on .*/, '').trim(),
     stunnel: (spawnSync('stunnel', ['-version'], { encoding: 'utf8' }).stderr.split('\n').find((l) => /^stunnel/.test(l)) ?? '?').replace(/ on .*/, ''),
