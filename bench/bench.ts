@@ -521,6 +521,9 @@ async function main(): Promise<void> {
       { cmd: 'openssl', pkg: 'openssl' },
       { cmd: 'python3', pkg: 'python3-minimal' },
       { cmd: 'c_rehash', pkg: 'ca-certificates' },
+      // the server parts
+      { cmd: 'stunnel4', pkg: 'stunnel4' },
+      { cmd: 'tcpserver', pkg: 'ucspi-tcp' },
     ],
     log,
   );

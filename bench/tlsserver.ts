@@ -308,9 +308,17 @@ export interface TlsServerRow {
   notes: string[];
 }
 
+export interface TlsServerResult {
+  rows: TlsServerRow[];
+  /** what prog answered the short connections */
+  shortProg: string;
+  /** whether the servers ran under the subreaper (orphans' CPU counted) */
+  subreaper: boolean;
+}
+
 const figure = (xs: number[]): number => (xs.length === 0 || xs.some(Number.isNaN) ? NaN : median(xs));
 
-export async function tlsServerBench(pki: Pki, basePort: number, plan: TlsServerPlan, log: (s: string) => void): Promise<TlsServerRow[]> {
+export async function tlsServerBench(pki: Pki, basePort: number, plan: TlsServerPlan, log: (s: string) => void): Promise<TlsServerResult> {
   const refBin = process.env.REF_BIN;
   const all = candidates(pki, refBin);
   const echo16 = compile(pki.dir, 'echo16', ECHO16_C, log);
@@ -436,7 +444,7 @@ export async function tlsServerBench(pki: Pki, basePort: number, plan: TlsServer
     load.close();
   }
 
-  return all.map((c) => {
+  const rows = all.map((c): TlsServerRow => {
     const f = raw.get(c.key)!;
     return {
       key: c.key,
@@ -451,6 +459,7 @@ export async function tlsServerBench(pki: Pki, basePort: number, plan: TlsServer
       notes: f.notes,
     };
   });
+  return { rows, shortProg: echo16 ? 'a tiny C program, compiled at bench time' : '`head -c 16`: no cc', subreaper: subreaper !== undefined };
 }
 
 /** Each round starts one place further down the list. */
@@ -461,7 +470,7 @@ function rotated<T>(xs: T[], round: number): T[] {
 
 // ---------------------------------------------------------------- the table
 
-export function tlsServerTable(rows: TlsServerRow[], plan: TlsServerPlan, quick: boolean): string[] {
+export function tlsServerTable({ rows, shortProg, subreaper }: TlsServerResult, plan: TlsServerPlan, quick: boolean): string[] {
   const ours = rows.find((r) => r.key === 'ours')!;
   const peers = rows.filter((r) => r.key !== 'ours' && !r.missing);
   const best = (pick: (r: TlsServerRow) => number, higher: boolean): number => {
@@ -482,7 +491,7 @@ export function tlsServerTable(rows: TlsServerRow[], plan: TlsServerPlan, quick:
   const L: string[] = [];
   L.push(`## s6-tlsserver: one long-lived process against a process (or more) per connection${quick ? ' (--quick)' : ''}`);
   L.push('');
-  L.push(`${plan.rounds} rounds, servers alternating. Short: handshake (full, no resumption), 16 bytes up, the same 16 back from prog (a tiny C program), close; ${plan.levels.map((l) => `${l.count} connections at concurrency ${l.concurrency}`).join(', ')} per round. Bulk: ${plan.bulkBytes / MiB} MiB each way per round (prog \`wc -c\` / \`head -c\`). Idle: ${plan.idle} connections held open, prog \`cat\` waiting. CPU is the server's whole process tree (listener and every reaped descendant, orphans included); PSS is summed over the whole tree with ${plan.idle} connections minus with none, per connection. One client for all: Node's TLS in a separate load-generator process.`);
+  L.push(`${plan.rounds} rounds, servers alternating. Short: handshake (full, no resumption), 16 bytes up, the same 16 back from prog (${shortProg}), close; ${plan.levels.map((l) => `${l.count} connections at concurrency ${l.concurrency}`).join(', ')} per round. Bulk: ${plan.bulkBytes / MiB} MiB each way per round (prog \`wc -c\` / \`head -c\`). Idle: ${plan.idle} connections held open, prog \`cat\` waiting. CPU is the server's whole process tree (listener and every reaped descendant${subreaper ? ', orphans included: every server runs under a subreaper' : '; no cc, so no subreaper: the C chain\'s s6-tlsd-io, orphaned when prog exits, is not counted'}); PSS is summed over the whole tree with ${plan.idle} connections minus with none, per connection. One client for all: Node's TLS in a separate load-generator process.`);
   L.push('');
   L.push(`| server | ${columns.map((c) => c.head).join(' | ')} |`);
   L.push(`|---|${columns.map(() => '---:').join('|')}|`);
