@@ -239,7 +239,11 @@ async function stopAll(servers: Running[]): Promise<void> {
  * reaped: the orphans, and nothing else while the listener lives.
  */
 function cpuOf(s: Running): number {
-  return treeCpu(s.main) + (s.top !== s.main ? treeCpu(s.top) : 0);
+  try {
+    return treeCpu(s.main) + (s.top !== s.main ? treeCpu(s.top) : 0);
+  } catch {
+    return NaN; // the server is gone: no figure
+  }
 }
 
 /** Every connection's processes gone and reaped. */
@@ -367,9 +371,10 @@ export async function tlsServerBench(pki: Pki, basePort: number, plan: TlsServer
             const r = await load.run({ op: 'short', port: s.port, concurrency: level.concurrency, count: level.count, request: REQUEST.toString('latin1') });
             await quiet(s);
             const cpu = cpuOf(s) - cpu0;
-            if (r.error || r.ok !== level.count) {
-              log(`${s.c.label} failed at concurrency ${level.concurrency}: ${r.error ?? `${r.ok} of ${level.count}`}${s.stderr() ? ` (stderr: ${s.stderr()})` : ''}`);
-              note(s.c.key, `short c=${level.concurrency}: failed (${r.error})`);
+            if (r.error || r.ok !== level.count || Number.isNaN(cpu)) {
+              const why = r.error ?? (Number.isNaN(cpu) ? 'the server exited' : `${r.ok} of ${level.count}`);
+              log(`${s.c.label} failed at concurrency ${level.concurrency}: ${why}${s.stderr() ? ` (stderr: ${s.stderr()})` : ''}`);
+              note(s.c.key, `short c=${level.concurrency}: failed (${why})`);
               f.rate[li].push(NaN);
               f.cpu[li].push(NaN);
               continue;
@@ -399,11 +404,12 @@ export async function tlsServerBench(pki: Pki, basePort: number, plan: TlsServer
             const r = await load.run({ op: pattern, port: s.port, bytes: plan.bulkBytes });
             await quiet(s);
             const cpu = cpuOf(s) - cpu0;
-            if (r.error) {
-              log(`${s.c.label} failed the ${pattern} transfer: ${r.error}`);
-              note(s.c.key, `${pattern}: failed (${r.error})`);
+            const why = r.error ?? (Number.isNaN(cpu) ? 'the server exited' : undefined);
+            if (why) {
+              log(`${s.c.label} failed the ${pattern} transfer: ${why}`);
+              note(s.c.key, `${pattern}: failed (${why})`);
             }
-            (pattern === 'up' ? f.up : f.down).push(r.error ? NaN : cpu / (plan.bulkBytes / GiB));
+            (pattern === 'up' ? f.up : f.down).push(why ? NaN : cpu / (plan.bulkBytes / GiB));
           }
           log(`tlsserver ${pattern}: round ${round + 1}/${plan.rounds}`);
         }
@@ -428,7 +434,7 @@ export async function tlsServerBench(pki: Pki, basePort: number, plan: TlsServer
         const held = treePss(s, cat);
         await load.run({ op: 'release' });
         await quiet(s);
-        if (r.error || r.ok !== plan.idle) {
+        if (r.error || r.ok !== plan.idle || s.child.exitCode !== null || s.child.signalCode !== null) {
           log(`${s.c.label} failed to hold ${plan.idle} idle connections: ${r.error ?? `${r.ok} held`}`);
           note(s.c.key, `idle: failed (${r.error ?? `${r.ok} of ${plan.idle}`})`);
           continue;
