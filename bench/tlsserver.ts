@@ -336,6 +336,8 @@ export async function tlsServerBench(pki: Pki, basePort: number, plan: TlsServer
     const r = raw.get(key)!;
     if (!r.notes.includes(text)) r.notes.push(text);
   };
+  /** the first reason a server could not start, for a row with no figure at all */
+  const unstarted = new Map<string, string>();
 
   /** Starts every server for one pattern; the ones that cannot start are noted and left out. */
   const startAll = async (pattern: string, offset: number, prog: string[]): Promise<Running[]> => {
@@ -345,6 +347,7 @@ export async function tlsServerBench(pki: Pki, basePort: number, plan: TlsServer
       if (typeof s === 'string') {
         log(`${c.label}: not available for ${pattern}: ${s}`);
         note(c.key, `${pattern}: not available (${s})`);
+        if (!unstarted.has(c.key)) unstarted.set(c.key, s);
       } else {
         raw.get(c.key)!.started = true;
         up.push(s);
@@ -455,7 +458,7 @@ export async function tlsServerBench(pki: Pki, basePort: number, plan: TlsServer
     return {
       key: c.key,
       label: c.label,
-      missing: f.started ? undefined : (c.missing ?? f.notes[0] ?? 'did not start'),
+      missing: f.started ? undefined : (unstarted.get(c.key) ?? 'did not start'),
       connPerSec: f.rate.map(figure),
       cpuMsPerConn: f.cpu.map(figure),
       upCpuPerGiB: figure(f.up),
@@ -514,8 +517,8 @@ export function tlsServerTable({ rows, shortProg, subreaper }: TlsServerResult, 
   if (ours.missing) {
     L.push(`Targets not judged: ours is not available (${ours.missing}).`);
   } else {
-    /** PASS or FAIL, n/a when either figure is missing (failed). */
-    const judged = (v: number, b: number, ok: boolean): string => (Number.isFinite(v) && Number.isFinite(b) ? (ok ? 'PASS' : 'FAIL') : 'n/a');
+    /** PASS or FAIL; FAIL when ours failed, n/a when there is no peer's figure. */
+    const judged = (v: number, b: number, ok: boolean): string => (!Number.isFinite(v) ? 'FAIL (no figure)' : !Number.isFinite(b) ? 'n/a' : ok ? 'PASS' : 'FAIL');
     const lines: string[] = [];
     levels.forEach((lv, i) => {
       const b = best((r) => r.connPerSec[i], true);
