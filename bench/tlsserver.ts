@@ -16,7 +16,7 @@
 // `Running.cpu` and `treePss`).
 
 import { ChildProcess, fork, spawn, spawnSync } from 'child_process';
-import { existsSync, mkdirSync, readlinkSync, realpathSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { LoadOrder, LoadReport } from './loadgen';
 import { REPO, Pki, childPids, machineFacts, median, memoryOf, processTree, settled, treeCpu, waitListening } from './tools';
@@ -554,7 +554,7 @@ export function writeTlsServerResults(lines: string[], updateCommitted: boolean,
     '',
     `\`npm run bench -- --tlsserver${quick ? ' --quick' : ''}\`${process.env.REF_BIN ? ' with REF_BIN (the C s6-tlsserver)' : ''}, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${(seconds / 60).toFixed(1)} min.`,
     '',
-    `Machine: ${m.cpu}, ${m.cores} cores, Linux ${m.kernel}; Node ${m.node} (OpenSSL ${m.nodeOpenssl}); ${m.socat}; ${m.stunnel}.`,
+    `Machine: ${m.cpu}, ${m.cores} cores, Linux ${m.kernel}; Node ${m.node} (OpenSSL ${m.nodeOpenssl}); ${m.socat}; ${m.stunnel}. Load average at the end (1, 5, 15 min): ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(', ')}: other work on the machine shares its cores with the servers and the client.`,
     '',
     ...lines,
     '',
