@@ -29,6 +29,8 @@ export interface LoadReport {
   wallMs: number;
   /** the first failure, if any: then the figure is not to be used */
   error?: string;
+  /** what the first connection negotiated: protocol and cipher suite */
+  tls?: string;
 }
 
 let ca = '';
@@ -41,12 +43,13 @@ async function short(port: number, concurrency: number, count: number, request: 
   let started = 0;
   let ok = 0;
   let error: string | undefined;
+  let tls: string | undefined;
   const t0 = performance.now();
   const worker = async (): Promise<void> => {
     while (started < count && error === undefined) {
       started++;
       try {
-        await exchange(port, ca, request, request, 30_000);
+        await exchange(port, ca, request, request, 30_000, (s) => (tls ??= `${s.getProtocol()} ${s.getCipher().name}`));
         ok++;
       } catch (err) {
         error ??= message(err);
@@ -54,7 +57,7 @@ async function short(port: number, concurrency: number, count: number, request: 
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-  return { ok, wallMs: performance.now() - t0, error };
+  return { ok, wallMs: performance.now() - t0, error, tls };
 }
 
 /** One idle connection: handshake, one byte echoed by prog (`cat`): prog is there and waits on input. */

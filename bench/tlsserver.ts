@@ -310,6 +310,8 @@ export interface TlsServerRow {
   idlePssNoProg: number;
   /** per pattern: why there is no figure */
   notes: string[];
+  /** protocol and cipher suite the client got */
+  tls?: string;
 }
 
 export interface TlsServerResult {
@@ -331,7 +333,7 @@ export async function tlsServerBench(pki: Pki, basePort: number, plan: TlsServer
   const shortProg = echo16 ? [echo16] : [which('head'), '-c', '16'];
   const cat = which('cat');
   const load = new Load(pki.caFile);
-  const raw = new Map(all.map((c) => [c.key, { rate: plan.levels.map((): number[] => []), cpu: plan.levels.map((): number[] => []), up: [] as number[], down: [] as number[], pss: NaN, pssNoProg: NaN, notes: [] as string[], started: false }]));
+  const raw = new Map(all.map((c) => [c.key, { rate: plan.levels.map((): number[] => []), cpu: plan.levels.map((): number[] => []), up: [] as number[], down: [] as number[], pss: NaN, pssNoProg: NaN, notes: [] as string[], started: false, tls: undefined as string | undefined }]));
   const note = (key: string, text: string): void => {
     const r = raw.get(key)!;
     if (!r.notes.includes(text)) r.notes.push(text);
@@ -364,6 +366,7 @@ export async function tlsServerBench(pki: Pki, basePort: number, plan: TlsServer
       for (const s of servers) {
         const r = await load.run({ op: 'short', port: s.port, concurrency: 4, count: 8, request: REQUEST.toString('latin1') });
         if (r.error) log(`${s.c.label}: warm-up: ${r.error}`);
+        raw.get(s.c.key)!.tls = r.tls;
       }
       for (let round = 0; round < plan.rounds; round++) {
         for (const s of rotated(servers, round)) {
@@ -466,6 +469,7 @@ export async function tlsServerBench(pki: Pki, basePort: number, plan: TlsServer
       idlePss: f.pss,
       idlePssNoProg: f.pssNoProg,
       notes: f.notes,
+      tls: f.tls,
     };
   });
   return { rows, shortProg: echo16 ? 'a tiny C program, compiled at bench time' : '`head -c 16`: no cc', subreaper: subreaper !== undefined };
@@ -512,6 +516,8 @@ export function tlsServerTable({ rows, shortProg, subreaper }: TlsServerResult, 
     L.push(`| ${r.label} | ${columns.map((c) => shown(c.pick(r), c.digits)).join(' | ')} |`);
   }
   if (!ours.missing) L.push(`| **ours / best peer** | ${columns.map((c) => ratio(c.pick(ours), best(c.pick, c.higher))).join(' | ')} |`);
+  L.push('');
+  L.push(`Negotiated with the client: ${rows.filter((r) => r.tls).map((r) => `${r.label} ${r.tls}`).join('; ')}.`);
   L.push('');
   const c = rows.find((r) => r.key === 'c' && !r.missing);
   if (ours.missing) {

@@ -6,7 +6,7 @@
 import { execFileSync, spawn, spawnSync, ChildProcess, StdioOptions } from 'child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'fs';
 import { connect, Socket } from 'net';
-import { connect as tlsConnect, ConnectionOptions } from 'tls';
+import { connect as tlsConnect, ConnectionOptions, TLSSocket } from 'tls';
 import { cpus, tmpdir } from 'os';
 import { dirname, join } from 'path';
 
@@ -530,11 +530,12 @@ export async function settled(pids: number[], except: number[] = []): Promise<vo
  * `expect`: the byte count back, or the very bytes. No session is offered:
  * every connection is a full handshake.
  */
-export function exchange(port: number, ca: string, send: Buffer | number, expect: number | Buffer, timeoutMs = 120_000): Promise<number> {
+export function exchange(port: number, ca: string, send: Buffer | number, expect: number | Buffer, timeoutMs = 120_000, onSecure?: (s: TLSSocket) => void): Promise<number> {
   return new Promise((resolve, reject) => {
     let got = 0;
     const kept: Buffer[] = [];
     const s = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost', allowHalfOpen: true } as ConnectionOptions, () => {
+      onSecure?.(s);
       if (typeof send !== 'number') return void s.write(send);
       // `send` bytes of zeros, with backpressure, then our end.
       const chunk = Buffer.alloc(256 * 1024);
