@@ -14,7 +14,7 @@
 import { spawn, ChildProcess } from 'child_process';
 import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { REPO, Pki, exchange, median, settled, treeCpu, waitListening } from './tools';
+import { REPO, Pki, exchange, median, serverEnv, settled, treeCpu, waitListening } from './tools';
 
 const TLSD = join(REPO, 'bin', 's6-tlsd');
 const MiB = 1024 * 1024;
@@ -27,7 +27,7 @@ interface ServerUnderTest {
 }
 
 function startServers(pki: Pki, basePort: number, prog: string): ServerUnderTest[] {
-  const env = { ...process.env, KEYFILE: pki.keyFile, CERTFILE: pki.certFile };
+  const env = serverEnv(pki);
   // The same prog for everyone: a tiny shell script that execs it.
   const script = join(pki.dir, `prog-${basePort}.sh`);
   writeFileSync(script, `#!/bin/sh\nexec ${prog}\n`, { mode: 0o755 });

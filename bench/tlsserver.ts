@@ -19,7 +19,7 @@ import { ChildProcess, fork, spawn, spawnSync } from 'child_process';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { LoadOrder, LoadReport } from './loadgen';
-import { REPO, Pki, childPids, machineFacts, median, memoryOf, processTree, settled, treeCpu, waitListening } from './tools';
+import { REPO, Pki, childPids, machineFacts, median, memoryOf, processTree, serverEnv, settled, treeCpu, waitListening } from './tools';
 
 const TLSSERVER = join(REPO, 'bin', 's6-tlsserver');
 const TLSD = join(REPO, 'bin', 's6-tlsd');
@@ -104,7 +104,8 @@ interface Candidate {
   label: string;
   /** the program's argv, prog after it */
   argv(port: number, prog: string[]): string[];
-  env?: NodeJS.ProcessEnv;
+  /** PATH, when not the bench's */
+  path?: string;
   /** `-1`: a line on stdout once it listens; otherwise its port is polled */
   readyLine: boolean;
   /** set when it cannot run at all */
@@ -153,7 +154,7 @@ function candidates(pki: Pki, refBin: string | undefined): Candidate[] {
       key: 'c',
       label: 'C s6-tlsserver',
       argv: (port, prog) => [c, ...s6Flags(port), ...prog],
-      env: { PATH: `${refBin}:${process.env.PATH ?? ''}` },
+      path: `${refBin}:${process.env.PATH ?? ''}`,
       readyLine: true,
       missing: existsSync(c) ? undefined : `no s6-tlsserver in REF_BIN=${refBin}`,
     });
@@ -180,7 +181,7 @@ async function start(c: Candidate, port: number, prog: string[], pki: Pki, subre
   const argv = c.argv(port, prog);
   const full = subreaper ? [subreaper, ...argv] : argv;
   const child = spawn(full[0], full.slice(1), {
-    env: { ...process.env, ...c.env, KEYFILE: pki.keyFile, CERTFILE: pki.certFile },
+    env: serverEnv(pki, c.path),
     stdio: ['ignore', c.readyLine ? 'pipe' : 'ignore', 'pipe'],
     detached: true,
   });

@@ -101,6 +101,17 @@ export function makePki(): Pki {
 
 // ---------------------------------------------------------------- servers
 
+/**
+ * A server's environment: PATH and the key pair, nothing else, as a
+ * supervision tree gives it. Not the caller's: a NODE_EXTRA_CA_CERTS there
+ * (some machines set it to the system bundle) makes every Node start-up parse
+ * ~140 certificates, about 40 ms of CPU, which a server per connection would
+ * pay per connection.
+ */
+export function serverEnv(pki: Pki, path = process.env.PATH ?? '/usr/bin:/bin'): NodeJS.ProcessEnv {
+  return { PATH: path, KEYFILE: pki.keyFile, CERTFILE: pki.certFile };
+}
+
 export type ServerKind = 'short' | 'sink' | 'source' | 'echo';
 
 export interface Servers {
