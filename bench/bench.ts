@@ -20,6 +20,12 @@
 // --server: the server part alone (bench/server.ts: s6-tlsd under tcpserver
 // against socat and stunnel in server mode), a table on stdout; a full run
 // ends with it too.
+// --tlsserver: the s6-tlsserver part alone (bench/tlsserver.ts: our one-process
+// s6-tlsserver against stunnel, socat, s6-tlsd under tcpserver and the C
+// s6-tlsserver of REF_BIN; connections/s and CPU at concurrency 1/16/64, CPU
+// per GiB, PSS per idle connection), a table on stdout and in
+// bench/out/results-tlsserver.md (bench/results-tlsserver.md with
+// --update-committed); a full run ends with it too.
 
 import { randomBytes } from 'crypto';
 import { spawn, spawnSync, ChildProcess } from 'child_process';
@@ -31,11 +37,16 @@ import {
 } from './tools';
 import { renderChart, Bar } from './chart';
 import { serverBench, serverTable, ServerFigures } from './server';
+import { tlsServerBench, tlsServerPlan, tlsServerTable, writeTlsServerResults } from './tlsserver';
 
 const quick = process.argv.includes('--quick');
 const MiB = 1024 * 1024;
 const uploadOnly = process.argv.includes('--upload');
 const serverOnly = process.argv.includes('--server');
+const tlsServerOnly = process.argv.includes('--tlsserver');
+// Below the ephemeral range (32768+): a port the load generator used as a client may
+// sit in TIME_WAIT, and the C s6-tcpserver binds without SO_REUSEADDR.
+const TLSSERVER_BASE_PORT = 10000 + (process.pid % 400) * 32;
 const serverPlan = quick ? { shortPerRound: 10, rounds: 3, bulkBytes: 64 * MiB } : { shortPerRound: 20, rounds: 5, bulkBytes: 256 * MiB };
 const updateCommitted = process.argv.includes('--update-committed') || process.env.BENCH_UPDATE_COMMITTED === '1';
 /** Who is also measured uploading from a regular file. */
@@ -483,8 +494,25 @@ async function serverMain(): Promise<void> {
   }
 }
 
+/** npm run bench -- --tlsserver: the s6-tlsserver part alone, its table on stdout and in its file. */
+async function tlsServerMain(): Promise<void> {
+  const t0 = Date.now();
+  ensureCommands([{ cmd: 'socat', pkg: 'socat' }, { cmd: 'stunnel4', pkg: 'stunnel4' }, { cmd: 'tcpserver', pkg: 'ucspi-tcp' }], log);
+  const pki = makePki();
+  try {
+    const plan = tlsServerPlan(quick);
+    const lines = tlsServerTable(await tlsServerBench(pki, TLSSERVER_BASE_PORT, plan, log), plan, quick);
+    process.stdout.write(lines.join('\n') + '\n');
+    const file = writeTlsServerResults(lines, updateCommitted, quick, (Date.now() - t0) / 1000);
+    log(`wrote ${file}${updateCommitted ? '' : ' (--update-committed writes bench/results-tlsserver.md)'}`);
+  } finally {
+    pki.cleanup();
+  }
+}
+
 async function main(): Promise<void> {
   if (serverOnly) return serverMain();
+  if (tlsServerOnly) return tlsServerMain();
   const t0 = Date.now();
   ensureCommands(
     [
@@ -493,6 +521,9 @@ async function main(): Promise<void> {
       { cmd: 'openssl', pkg: 'openssl' },
       { cmd: 'python3', pkg: 'python3-minimal' },
       { cmd: 'c_rehash', pkg: 'ca-certificates' },
+      // the server parts
+      { cmd: 'stunnel4', pkg: 'stunnel4' },
+      { cmd: 'tcpserver', pkg: 'ucspi-tcp' },
     ],
     log,
   );
@@ -507,12 +538,19 @@ async function main(): Promise<void> {
   const f: Figures = { short: {}, shortCpu: {}, shortRss: {}, up: {}, down: {}, upCpu: {}, downCpu: {}, upServerCpu: {}, downServerCpu: {}, upRss: {}, downRss: {}, upFile: {}, upFileCpu: {}, one: {}, many: {} };
   const all = contenders(pki, pki.dir);
   let serverRows: ServerFigures[] | undefined;
+  let tlsServerLines: string[] | undefined;
   if (!all.some((c) => c.key === 'ours26')) log(`no second Node (scripts/node26.sh found none; set NODE26): ours runs on ${process.version} only`);
   try {
     if (!uploadOnly) await shortPhase(all, servers.port.short, pki.dir, f);
     await bulkPhase(all, servers, pki.dir, f);
     if (!uploadOnly) await memoryPhase(all, servers.port.echo, pki.dir, f);
     if (!uploadOnly) serverRows = await serverBench(pki, 27000 + (process.pid % 1000) * 12, serverPlan, log);
+    if (!uploadOnly) {
+      const t1 = Date.now();
+      const tlsPlan = tlsServerPlan(quick);
+      tlsServerLines = tlsServerTable(await tlsServerBench(pki, TLSSERVER_BASE_PORT, tlsPlan, log), tlsPlan, quick);
+      log(`wrote ${writeTlsServerResults(tlsServerLines, updateCommitted, quick, (Date.now() - t1) / 1000)}`);
+    }
   } finally {
     await cleanup();
   }
@@ -522,8 +560,10 @@ async function main(): Promise<void> {
   }
   const client = report(m, all, f, (Date.now() - t0) / 1000);
   const text = serverRows ? `${client.text}\n\n${serverTable(serverRows, serverPlan).join('\n')}` : client.text;
+  // The s6-tlsserver table has its own file (bench/results-tlsserver.md); stdout shows it after the rest.
+  const shownText = tlsServerLines ? `${text}\n\n${tlsServerLines.join('\n')}` : text;
   const { bars } = client;
-  process.stdout.write(text + '\n');
+  process.stdout.write(shownText + '\n');
   // The committed figures change only when asked: a run on another machine
   // (or a loaded one) must not replace them by accident.
   const outDir = updateCommitted ? join(REPO, 'bench') : join(REPO, 'bench', 'out');

@@ -13,13 +13,10 @@
 
 import { spawn, ChildProcess } from 'child_process';
 import { readFileSync, writeFileSync } from 'fs';
-import { connect as tlsConnect, ConnectionOptions } from 'tls';
-import { connect } from 'net';
 import { join } from 'path';
-import { REPO, Pki, median } from './tools';
+import { REPO, Pki, exchange, median, serverEnv, settled, treeCpu, waitListening } from './tools';
 
 const TLSD = join(REPO, 'bin', 's6-tlsd');
-const CLK_TCK = 100;
 const MiB = 1024 * 1024;
 
 interface ServerUnderTest {
@@ -29,43 +26,8 @@ interface ServerUnderTest {
   child: ChildProcess;
 }
 
-/** utime+stime+cutime+cstime of a process, in seconds. */
-function treeCpu(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
-}
-
-/** Children not reaped yet: their CPU is not in the listener's figures until they are. */
-function hasChildren(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim() !== '';
-  } catch {
-    return false;
-  }
-}
-
-async function settled(pid: number): Promise<void> {
-  for (let i = 0; i < 500 && hasChildren(pid); i++) await new Promise((r) => setTimeout(r, 10));
-}
-
-async function listening(port: number): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
-
 function startServers(pki: Pki, basePort: number, prog: string): ServerUnderTest[] {
-  const env = { ...process.env, KEYFILE: pki.keyFile, CERTFILE: pki.certFile };
+  const env = serverEnv(pki);
   // The same prog for everyone: a tiny shell script that execs it.
   const script = join(pki.dir, `prog-${basePort}.sh`);
   writeFileSync(script, `#!/bin/sh\nexec ${prog}\n`, { mode: 0o755 });
@@ -95,37 +57,6 @@ function stop(servers: ServerUnderTest[]): void {
   }
 }
 
-/**
- * One connection: handshake, `send`, everything back until the server's end.
- * Our end goes out after `send` only when prog needs it (a number: the
- * upload, read to its end); otherwise the server's end comes first, then
- * ours (the C s6-tlsd 2.8.0.1 fails on a client's half-close).
- */
-function exchange(port: number, ca: string, send: Buffer | number, expect: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let got = 0;
-    const s = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost', allowHalfOpen: true } as ConnectionOptions, () => {
-      if (typeof send !== 'number') return void s.write(send);
-      // `send` bytes of zeros, with backpressure, then our end.
-      const chunk = Buffer.alloc(256 * 1024);
-      let left = send;
-      const more = (): void => {
-        while (left > 0) {
-          const n = Math.min(left, chunk.length);
-          left -= n;
-          if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void s.once('drain', more);
-        }
-        s.end();
-      };
-      more();
-    });
-    s.on('data', (c: Buffer) => (got += c.length));
-    s.on('end', () => s.end());
-    s.on('error', reject);
-    s.on('close', () => (got === expect ? resolve(got) : reject(new Error(`${got} bytes back, ${expect} expected`))));
-  });
-}
-
 /** The median, or NaN (shown as failed) when any round failed. */
 function figure(xs: number[]): number {
   return xs.some(Number.isNaN) ? NaN : median(xs);
@@ -152,13 +83,13 @@ export async function serverBench(pki: Pki, basePort: number, opts: { shortPerRo
   for (const [pattern, prog, once] of patterns) {
     const servers = startServers(pki, basePort + (pattern === 'short' ? 0 : pattern === 'up' ? 4 : 8), prog);
     try {
-      for (const s of servers) await listening(s.port);
+      for (const s of servers) await waitListening(s.port, Date.now() + 15_000);
       for (let round = 0; round < opts.rounds; round++) {
         for (const s of round % 2 ? [...servers].reverse() : servers) {
           const f = figures.get(s.key) ?? { rate: [], cpu: [], up: [], down: [], label: s.label };
           figures.set(s.key, f);
           const pid = s.child.pid as number;
-          await settled(pid);
+          await settled([pid]);
           const cpu0 = treeCpu(pid);
           const t0 = performance.now();
           const n = pattern === 'short' ? opts.shortPerRound : 1;
@@ -175,7 +106,7 @@ export async function serverBench(pki: Pki, basePort: number, opts: { shortPerRo
             continue;
           }
           const wall = (performance.now() - t0) / 1000;
-          await settled(pid);
+          await settled([pid]);
           const cpu = treeCpu(pid) - cpu0;
           if (pattern === 'short') {
             f.rate.push(n / wall);

@@ -6,6 +6,7 @@
 import { execFileSync, spawn, spawnSync, ChildProcess, StdioOptions } from 'child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'fs';
 import { connect, Socket } from 'net';
+import { connect as tlsConnect, ConnectionOptions, TLSSocket } from 'tls';
 import { cpus, tmpdir } from 'os';
 import { dirname, join } from 'path';
 
@@ -16,10 +17,20 @@ export const BIN = join(REPO, 'bin', 's6-tlsc-io');
  * the one scripts/node26.sh keeps in the user's cache (fetched once); empty
  * when there is none (no registry), and the bench runs ours on one Node.
  */
-export const NODE26 = spawnSync('sh', [join(REPO, 'scripts', 'node26.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).stdout.trim();
+let node26Found: string | undefined;
+
+/**
+ * Asked when first needed, not when this module loads: the server parts and
+ * the load generator import this module and have no use for a second Node
+ * (node26.sh may fetch one).
+ */
+export function node26Path(): string {
+  return (node26Found ??= spawnSync('sh', [join(REPO, 'scripts', 'node26.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).stdout.trim());
+}
 
 export function node26(): { node: string; binDir: string } | undefined {
-  return NODE26 !== '' && existsSync(NODE26) ? { node: NODE26, binDir: dirname(NODE26) } : undefined;
+  const node = node26Path();
+  return node !== '' && existsSync(node) ? { node, binDir: dirname(node) } : undefined;
 }
 
 // ---------------------------------------------------------------- installs
@@ -90,6 +101,17 @@ export function makePki(): Pki {
 
 // ---------------------------------------------------------------- servers
 
+/**
+ * A server's environment: PATH and the key pair, nothing else, as a
+ * supervision tree gives it. Not the caller's: a NODE_EXTRA_CA_CERTS there
+ * (some machines set it to the system bundle) makes every Node start-up parse
+ * ~140 certificates, about 40 ms of CPU, which a server per connection would
+ * pay per connection.
+ */
+export function serverEnv(pki: Pki, path = process.env.PATH ?? '/usr/bin:/bin'): NodeJS.ProcessEnv {
+  return { PATH: path, KEYFILE: pki.keyFile, CERTFILE: pki.certFile };
+}
+
 export type ServerKind = 'short' | 'sink' | 'source' | 'echo';
 
 export interface Servers {
@@ -99,7 +121,7 @@ export interface Servers {
   stop(): Promise<void>;
 }
 
-function waitListening(port: number, deadline: number): Promise<void> {
+export function waitListening(port: number, deadline: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const attempt = (): void => {
       const s = connect({ port, host: '127.0.0.1' });
@@ -181,7 +203,8 @@ function firstLine(cmd: string, args: string[]): string {
   return text.split('\n').map((l) => l.trim()).filter(Boolean)[0] ?? '?';
 }
 
-export function machineFacts(): Machine {
+/** `secondNode`: also ask for the second Node's version (node26.sh may fetch it). */
+export function machineFacts(secondNode = true): Machine {
   const model = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'));
   const socatLine = spawnSync('socat', ['-V'], { encoding: 'utf8' }).stdout.split('\n').find((l) => /socat version/.test(l)) ?? '?';
   return {
@@ -189,7 +212,7 @@ export function machineFacts(): Machine {
     cores: cpus().length,
     node: process.version,
     nodeOpenssl: process.versions.openssl,
-    node26: node26() ? firstLine(NODE26, ['-p', '`${process.version} (OpenSSL ${process.versions.openssl})`']) : undefined,
+    node26: secondNode && node26() ? firstLine(node26Path(), ['-p', '`${process.version} (OpenSSL ${process.versions.openssl})`']) : undefined,
     systemOpenssl: firstLine('openssl', ['version']),
     socat: socatLine.replace(/ on .*/, '').trim(),
     stunnel: (spawnSync('stunnel', ['-version'], { encoding: 'utf8' }).stderr.split('\n').find((l) => /^stunnel/.test(l)) ?? '?').replace(/ on .*/, ''),
@@ -458,6 +481,99 @@ export async function reapedChildrenCpu(pid: number): Promise<number> {
   } catch {
     return NaN;
   }
+}
+
+// ---------------------------------------------------------------- server process trees
+
+/** utime+stime+cutime+cstime of a process (its own and its reaped descendants'), in seconds. */
+export function treeCpu(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+}
+
+/** The children of every thread of a process (a threaded server forks from any of them). */
+export function childPids(pid: number): number[] {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const t of tasks) {
+    try {
+      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/)) if (c !== '') out.push(Number(c));
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+/** A process and all its descendants, from /proc/PID/task/*\/children. */
+export function processTree(pid: number): number[] {
+  const seen: number[] = [];
+  const todo = [pid];
+  while (todo.length > 0) {
+    const p = todo.pop() as number;
+    if (seen.includes(p)) continue;
+    seen.push(p);
+    todo.push(...childPids(p));
+  }
+  return seen;
+}
+
+/**
+ * Waits (up to 5 s) until none of `pids` has a child other than the ones in
+ * `except`: a child's CPU time is in its parent's figures only once reaped.
+ */
+export async function settled(pids: number[], except: number[] = []): Promise<void> {
+  const busy = (): boolean => pids.some((p) => childPids(p).some((c) => !except.includes(c)));
+  for (let i = 0; i < 500 && busy(); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+/**
+ * One TLS connection as a client: handshake, `send`, everything back until
+ * the server's end. Our end goes out after `send` only when prog needs it
+ * (a number: the upload, read to its end); otherwise the server's end comes
+ * first, then ours (the C s6-tlsd 2.8.0.1 fails on a client's half-close).
+ * `expect`: the byte count back, or the very bytes. No session is offered:
+ * every connection is a full handshake.
+ */
+export function exchange(port: number, ca: string, send: Buffer | number, expect: number | Buffer, timeoutMs = 120_000, onSecure?: (s: TLSSocket) => void): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let got = 0;
+    const kept: Buffer[] = [];
+    const s = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost', allowHalfOpen: true } as ConnectionOptions, () => {
+      onSecure?.(s);
+      if (typeof send !== 'number') return void s.write(send);
+      // `send` bytes of zeros, with backpressure, then our end.
+      const chunk = Buffer.alloc(256 * 1024);
+      let left = send;
+      const more = (): void => {
+        while (left > 0) {
+          const n = Math.min(left, chunk.length);
+          left -= n;
+          if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void s.once('drain', more);
+        }
+        s.end();
+      };
+      more();
+    });
+    s.setTimeout(timeoutMs, () => s.destroy(new Error(`no progress for ${timeoutMs} ms`)));
+    s.on('data', (c: Buffer) => {
+      got += c.length;
+      if (typeof expect !== 'number' && got <= expect.length) kept.push(c);
+    });
+    s.on('end', () => s.end());
+    s.on('error', reject);
+    s.on('close', () => {
+      if (typeof expect === 'number') return got === expect ? resolve(got) : reject(new Error(`${got} bytes back, ${expect} expected`));
+      const back = Buffer.concat(kept);
+      return got === expect.length && back.equals(expect) ? resolve(got) : reject(new Error(`answer ${JSON.stringify(back.toString('latin1'))} (${got} bytes), ${JSON.stringify(expect.toString('latin1'))} expected`));
+    });
+  });
 }
 
 // ---------------------------------------------------------------- statistics
