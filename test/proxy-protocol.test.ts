@@ -9,10 +9,6 @@ import assert from 'node:assert/strict';
 import { once } from 'events';
 import { randomBytes } from 'crypto';
 import { Duplex } from 'stream';
-import { spawn } from 'child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'fs';
-import { tmpdir } from 'os';
-import { join } from 'path';
 import { connect, createServer, Server, Socket } from 'net';
 import { TLSSocket, connect as tlsConnect, createSecureContext } from 'tls';
 import { FatalError } from '../src/base/errors';
@@ -27,6 +23,7 @@ import {
   readProxyHeader,
 } from '../src/server/proxy-protocol';
 import { freePort } from './helpers/servers';
+import { startHaproxy } from './helpers/haproxy';
 import { serverPki } from './helpers/pki';
 
 // Helpers -------------------------------------------------------------------
@@ -469,8 +466,6 @@ test('TLS right after the header: a ClientHello in the same read as the header, 
 // haproxy ---------------------------------------------------------------------
 
 test('behind the real haproxy (send-proxy, send-proxy-v2): the client\'s own address and port, the data whole both ways', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 's6-proxy-haproxy-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   // Our end: the header, then an echo of every byte, the header's words first.
   const seen: ProxyHeader[] = [];
   const ours = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => {
@@ -488,62 +483,7 @@ test('behind the real haproxy (send-proxy, send-proxy-v2): the client\'s own add
   ours.listen(0, '127.0.0.1');
   await once(ours, 'listening');
   const backend = (ours.address() as { port: number }).port;
-  const v1Port = await freePort();
-  const v2Port = await freePort();
-  const conf = join(dir, 'haproxy.cfg');
-  writeFileSync(
-    conf,
-    [
-      'global',
-      '  maxconn 64',
-      'defaults',
-      '  mode tcp',
-      '  timeout connect 10s',
-      '  timeout client 60s',
-      '  timeout server 60s',
-      `frontend v1`,
-      `  bind 127.0.0.1:${v1Port}`,
-      '  default_backend b1',
-      `frontend v2`,
-      `  bind 127.0.0.1:${v2Port}`,
-      '  unique-id-format %ci:%cp_%fi:%fp_%Ts_%pid',
-      '  default_backend b2',
-      'backend b1',
-      `  server s 127.0.0.1:${backend} send-proxy`,
-      'backend b2',
-      // A unique id to step over and a checksum to check.
-      `  server s 127.0.0.1:${backend} send-proxy-v2 proxy-v2-options unique-id,crc32c`,
-      '',
-    ].join('\n'),
-  );
-  // -db: in the foreground, stopped by its own pid at the end.
-  const haproxy = spawn('haproxy', ['-db', '-f', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  haproxy.stdout.on('data', (c: Buffer) => (log += c.toString()));
-  haproxy.stderr.on('data', (c: Buffer) => (log += c.toString()));
-  t.after(async () => {
-    if (haproxy.exitCode === null && haproxy.signalCode === null) {
-      const gone = once(haproxy, 'exit');
-      haproxy.kill('SIGTERM');
-      await gone;
-    }
-  });
-  // Until it listens on both.
-  for (const p of [v1Port, v2Port]) {
-    for (let i = 0; ; i++) {
-      assert.ok(haproxy.exitCode === null, `haproxy exited: ${log}`);
-      const up = await new Promise<boolean>((resolve) => {
-        const s = connect({ port: p, host: '127.0.0.1' }, () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => resolve(false));
-      });
-      if (up) break;
-      assert.ok(i < 300, `haproxy does not listen on ${p}: ${log}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const { v1Port, v2Port } = await startHaproxy(t, backend);
   // The probes above may have reached us too: each client is told by its source port.
   for (const [version, frontend] of [
     [1, v1Port],

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'crypto';
 import { once } from 'events';
 import { spawnSync } from 'child_process';
-import { readFileSync } from 'fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'fs';
+import { join } from 'path';
+import { startHaproxy } from './helpers/haproxy';
 import { connect as tlsConnect, ConnectionOptions } from 'tls';
 import { Pki } from './helpers/pki';
 import { sha256 } from './helpers/harness';
@@ -226,5 +228,85 @@ test('s6-tlsserver: -B writes the banner in cleartext before the handshake', asy
   secured.on('data', (c: Buffer) => (back += c.toString()));
   await once(secured, 'close');
   assert.equal(back, 'over the banner');
+  assert.equal((await server.stop()).code, 0);
+});
+
+/** A rules directory: 127.0.0.1 allowed with FOO set and HOME unset, 127.0.0.2 denied, anything else no rule. */
+function rulesDir(): string {
+  const dir = pki.path('rules');
+  mkdirSync(join(dir, 'ip4', '127.0.0.1_32', 'env'), { recursive: true });
+  writeFileSync(join(dir, 'ip4', '127.0.0.1_32', 'allow'), '');
+  writeFileSync(join(dir, 'ip4', '127.0.0.1_32', 'env', 'FOO'), 'from the rule\n');
+  writeFileSync(join(dir, 'ip4', '127.0.0.1_32', 'env', 'HOME'), '');
+  mkdirSync(join(dir, 'ip4', '127.0.0.2_32'), { recursive: true });
+  writeFileSync(join(dir, 'ip4', '127.0.0.2_32', 'deny'), '');
+  return dir;
+}
+
+for (const kind of ['-i', '-x'] as const) {
+  test(`s6-tlsserver ${kind}: an allowed client gets the rule's variables, a denied one and one no rule allows are closed before the handshake`, async () => {
+    const dir = rulesDir();
+    let source = dir;
+    if (kind === '-x') {
+      source = `${dir}.cdb`;
+      const made = spawnSync('s6-accessrules-cdb-from-fs', [source, dir], { encoding: 'utf8' });
+      assert.equal(made.status, 0, made.stderr);
+    }
+    const server = await startTlsServer(['-H', '-v', kind, source], ['sh', '-c', 'echo "${FOO-unset}|${HOME-unset}"'], { ...PAIR, HOME: '/root' });
+    const allowed = client(server.port, trust);
+    assert.equal((await allowed.done).received.toString(), 'from the rule|unset\n');
+    for (const from of ['127.0.0.2', '127.0.0.3']) {
+      const refused = client(server.port, { ...trust, localAddress: from } as ConnectionOptions);
+      const got = await refused.done;
+      assert.ok(got.error, `${from} must not get a handshake`);
+      assert.equal(got.received.length, 0);
+    }
+    await server.logged(/deny 127\.0\.0\.2 port \d+\n/);
+    await server.logged(/deny 127\.0\.0\.3 port \d+: no rule allows it/);
+    assert.equal((await server.stop()).code, 0);
+  });
+}
+
+test('s6-tlsserver -i: a rules directory that cannot be read is refused at start', () => {
+  const r = spawnSync(TLSSERVER, ['-H', '-i', pki.path('no-such-rules'), '127.0.0.1', '0', 'cat'], { env: { PATH: process.env.PATH, ...PAIR }, encoding: 'utf8' });
+  assert.equal(r.status, 111, r.stderr);
+  assert.match(r.stderr, /^s6-tlsserver: fatal: .*no-such-rules/);
+});
+
+test('s6-tlsserver -L: a PROXY header (v1) in cleartext before the ClientHello gives prog the client\'s address; a bad header closes that connection only', async () => {
+  const server = await startTlsServer(['-H', '-v', '-L'], ['sh', '-c', 'echo "$TCPREMOTEIP $TCPREMOTEPORT $TCPLOCALIP $TCPLOCALPORT"'], PAIR);
+  const through = async (header: string): Promise<string> => {
+    const raw = await tcp(server.port);
+    raw.write(header);
+    const secured = tlsConnect({ socket: raw, ...trust });
+    let back = '';
+    secured.on('data', (c: Buffer) => (back += c.toString()));
+    secured.on('end', () => secured.end());
+    await once(secured, 'close');
+    return back;
+  };
+  assert.equal(await through('PROXY TCP4 192.0.2.7 198.51.100.1 40000 443\r\n'), '192.0.2.7 40000 198.51.100.1 443\n');
+  const bad = await tcp(server.port);
+  bad.end('PROXY TCP4 nonsense\r\n');
+  bad.resume();
+  await once(bad, 'close');
+  await server.logged(/warning: 127\.0\.0\.1 port \d+: invalid PROXY header/);
+  // UNKNOWN: the connection's own addresses stay.
+  assert.match(await through('PROXY UNKNOWN\r\n'), new RegExp(`^127\\.0\\.0\\.1 \\d+ 127\\.0\\.0\\.1 ${server.port}\n$`));
+  assert.equal((await server.stop()).code, 0);
+});
+
+test('s6-tlsserver -L behind the real haproxy (send-proxy and send-proxy-v2): prog sees the client\'s own address and port; 1 MiB echoed whole', async (t) => {
+  const server = await startTlsServer(['-H', '-L'], ['sh', '-c', 'echo "$TCPREMOTEIP $TCPREMOTEPORT"; exec cat'], PAIR);
+  const { v1Port, v2Port } = await startHaproxy(t, server.port);
+  for (const front of [v1Port, v2Port]) {
+    const payload = randomBytes(1 << 20);
+    const run = client(front, trust, payload);
+    const got = await run.done;
+    assert.equal(got.error, undefined, String(got.error));
+    const { line, rest } = firstLine(got.received);
+    assert.equal(line, `127.0.0.1 ${got.localPort}`);
+    assert.equal(sha256(rest), sha256(payload));
+  }
   assert.equal((await server.stop()).code, 0);
 });

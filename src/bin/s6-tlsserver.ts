@@ -13,6 +13,8 @@ import type { TunnelOptions } from '../engine/tunnel';
 import { serverRole } from '../server/keypairs';
 import { serverEnvironment } from '../server/help';
 import { serve } from '../server/super-server';
+import { rulesFromCdb, rulesFromDir } from '../server/access-rules';
+import { readProxyHeader } from '../server/proxy-protocol';
 import { TLSSERVER_USAGE, tlsserverConfigFromArgv, tlsserverTable } from '../server/tlsserver-config';
 import { localPool, runSpawner, spawnerPool, SPAWNER_VARIABLE } from '../wiring/spawner';
 
@@ -25,6 +27,8 @@ async function main(): Promise<number> {
   if (run.paranoid) say.warn('-p: the remote name is not checked forward');
   // Every file is read now, as root if we are: the key pairs and the anchors.
   const server = serverRole(run.tls);
+  // A rules source that cannot be read is a start-up failure, not 111 per client.
+  const access = run.rules && (run.rules.kind === 'dir' ? rulesFromDir(run.rules.path) : rulesFromCdb(run.rules.path));
   const dropsTls = willDrop(run.tls.drop);
   // A spawner keeps prog's identity when the TLS process gives up root, or
   // takes the identity -u/-g/-G/-U ask for; otherwise progs start here.
@@ -48,6 +52,11 @@ async function main(): Promise<number> {
     {
       tunnel,
       pool,
+      access,
+      // -L: C waits for the header without a limit; -K, when given, bounds it too.
+      readProxy: run.proxy
+        ? async (socket) => (await readProxyHeader(socket, { timeoutMs: run.tls.handshakeTimeoutMs })).addresses
+        : undefined,
       // Bound (a port under 1024 needs root), then the TLS gives up root
       // before the first client; the key log is opened as who we are then.
       onListening: () => {

@@ -13,12 +13,8 @@ import type { TunnelOptions } from '../engine/tunnel';
 import type { ProgramPool } from '../wiring/spawner';
 import { endsOf, tcpVariables, TcpEnds } from '../wiring/tcp-environment';
 import { runWithProgram, ProgramStart } from '../wiring/prog';
+import type { AccessRules } from './access-rules';
 
-/** What the access rules say of one client (src/server/access-rules.ts). */
-export type AccessAnswer =
-  | { kind: 'allow'; env: Map<string, string | undefined>; exec?: string }
-  | { kind: 'deny' }
-  | { kind: 'none' };
 
 export interface SuperServerConfig {
   ip: string;
@@ -49,7 +45,7 @@ export interface SuperServerParts {
   tunnel: TunnelOptions;
   pool: ProgramPool;
   /** -i / -x */
-  access?: (ip: string, remoteHost: string | undefined) => AccessAnswer;
+  access?: AccessRules;
   /** -L: the client's real ends from a PROXY header (undefined: keep the socket's) */
   readProxy?: (socket: Socket) => Promise<TcpEnds | undefined>;
   /** called once listening, before the first accept: the privilege drop */
@@ -185,26 +181,30 @@ async function connection(socket: Socket, accepted: TcpEnds, connNum: number, co
     const ends = (parts.readProxy && (await parts.readProxy(socket))) || accepted;
     if (ends !== accepted) where = `${ends.remoteIp} port ${ends.remotePort} (through ${accepted.remoteIp} port ${accepted.remotePort})`;
     const vars = await tcpVariables(ends, config.lookups);
-    const env: NodeJS.ProcessEnv = { ...config.baseEnv };
-    for (const [name, value] of Object.entries(vars)) {
-      if (value === undefined) delete env[name];
-      else env[name] = value;
-    }
-    env.TCPCONNNUM = String(connNum);
-    const answer = parts.access?.(ends.remoteIp, vars.TCPREMOTEHOST);
-    if (answer && answer.kind !== 'allow') {
-      say.info(`deny ${where}${answer.kind === 'none' ? ': no rule matches' : ''}`);
-      return;
-    }
-    let argv = config.argv;
-    if (answer?.kind === 'allow') {
-      for (const [name, value] of answer.env) {
+    // As the C chain builds it: s6-tcpserverd's variables, then the rule's
+    // changes, then the names s6-tcpserver-access looked up, which win.
+    const env: NodeJS.ProcessEnv = { ...config.baseEnv, PROTO: 'TCP', TCPCONNNUM: String(connNum) };
+    const apply = (changes: Iterable<[string, string | undefined]>): void => {
+      for (const [name, value] of changes) {
         if (value === undefined) delete env[name];
         else env[name] = value;
       }
+    };
+    const names = ['TCPLOCALHOST', 'TCPREMOTEHOST', 'TCPREMOTEINFO'];
+    apply(Object.entries(vars).filter(([name]) => !names.includes(name)));
+    let argv = config.argv;
+    if (parts.access) {
+      // The client's own address (from the PROXY header under -L).
+      const answer = parts.access.check(ends.remoteIp, vars.TCPREMOTEHOST);
+      if (answer.kind !== 'allow') {
+        say.info(`deny ${where}${answer.kind === 'none' ? ': no rule allows it' : ''}`);
+        return;
+      }
+      apply(answer.env);
       // An exec rule replaces prog, as s6-tcpserver-access does, run by execline.
       if (answer.exec !== undefined) argv = ['execlineb', '-c', answer.exec];
     }
+    apply(Object.entries(vars).filter(([name]) => names.includes(name)));
     if (config.noDelay) socket.setNoDelay(true);
     if (config.banner !== undefined) socket.write(config.banner);
     const log = parts.tunnel.log;
