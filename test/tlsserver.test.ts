@@ -5,13 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'crypto';
 import { once } from 'events';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
+import { freePort } from './helpers/servers';
 import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { startHaproxy } from './helpers/haproxy';
 import { connect as tlsConnect, ConnectionOptions } from 'tls';
 import { Pki } from './helpers/pki';
-import { sha256 } from './helpers/harness';
+import { HANG_GUARD_MS, sha256 } from './helpers/harness';
 import { childrenOf, client, fdCount, startTlsServer, tcp, TLSSERVER, until } from './helpers/tlsserver';
 
 const pki = new Pki();
@@ -309,4 +310,32 @@ test('s6-tlsserver -L behind the real haproxy (send-proxy and send-proxy-v2): pr
     assert.equal(sha256(rest), sha256(payload));
   }
   assert.equal((await server.stop()).code, 0);
+});
+
+test('s6-tlsserver under s6-supervise: -1 is its readiness (s6-svwait -U returns once it listens); s6-svc -d stops it', async (t) => {
+  const service = pki.path('tlsserver-service');
+  mkdirSync(service, { recursive: true });
+  const port = await freePort();
+  // s6-supervise reads readiness from the descriptor named in notification-fd.
+  writeFileSync(join(service, 'notification-fd'), '3\n');
+  writeFileSync(
+    join(service, 'run'),
+    `#!/bin/sh\nexec env KEYFILE='${leaf.keyPath}' CERTFILE='${leaf.certPath}' '${TLSSERVER}' -1 -H -- 127.0.0.1 ${port} cat 1>&3\n`,
+    { mode: 0o755 },
+  );
+  const supervise = spawn('s6-supervise', [service], { stdio: 'ignore' });
+  t.after(async () => {
+    spawnSync('s6-svc', ['-xd', service]);
+    if (supervise.exitCode === null) await once(supervise, 'exit');
+  });
+  const ready = spawnSync('s6-svwait', ['-U', '-t', String(HANG_GUARD_MS), service], { encoding: 'utf8' });
+  assert.equal(ready.status, 0, ready.stderr);
+  const run = client(port, trust, 'supervised');
+  assert.equal((await run.done).received.toString(), 'supervised');
+  assert.equal(spawnSync('s6-svc', ['-d', service]).status, 0);
+  const down = spawnSync('s6-svwait', ['-D', '-t', String(HANG_GUARD_MS), service], { encoding: 'utf8' });
+  assert.equal(down.status, 0, down.stderr);
+  // Down means exited: the port is free again.
+  const refused = await tcp(port).then((s) => (s.destroy(), 'connected'), (err: NodeJS.ErrnoException) => err.code);
+  assert.equal(refused, 'ECONNREFUSED');
 });
