@@ -37,6 +37,8 @@ test          py:aiosmtpd                              python3-aiosmtpd
 test          cmd:exim4                                exim4-daemon-light
 test          cmd:pgbouncer                            pgbouncer
 test          cmd:ps                                   procps
+test          cmd:s6-supervise                         s6
+test          cmd:s6-accessrules-cdb-from-fs           s6
 interop       cmd:nginx                                nginx-light
 test,interop  cmd:haproxy                              haproxy
 interop       cmd:stunnel4                             stunnel4

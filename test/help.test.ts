@@ -66,10 +66,10 @@ for (const prog of bins) {
     const r = run(prog, ['--servernam=example.org', 'x', 'y', 'z']);
     assert.equal(r.status, 100);
     assert.match(r.stderr, new RegExp(`^${prog}: usage: unknown option --servernam: ${prog} \\[ .*\\n$`));
-    // -w is an option of none of the programs (-q is s6-tlsclient's quiet flag).
-    const short = run(prog, ['-Sw', 'x', 'y', 'z']);
+    // -e is an option of none of the programs (-q is s6-tlsclient's quiet flag, -w s6-tlsserver's).
+    const short = run(prog, ['-Se', 'x', 'y', 'z']);
     assert.equal(short.status, 100);
-    assert.match(short.stderr, new RegExp(`^${prog}: usage: unknown option -w: ${prog} \\[ `));
+    assert.match(short.stderr, new RegExp(`^${prog}: usage: unknown option -e: ${prog} \\[ `));
   });
 }
 
