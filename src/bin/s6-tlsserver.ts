@@ -35,20 +35,7 @@ async function main(): Promise<number> {
   const pool = dropsTls || run.identity ? await spawnerPool(process.argv[1], run.identity ?? {}) : localPool();
   const tunnel: TunnelOptions = { ...run.tls, server, log: tunnelLog(say) };
   return serve(
-    {
-      ip: run.ip,
-      port: run.port,
-      backlog: run.backlog,
-      maxConn: run.maxConn,
-      localMaxConn: run.localMaxConn,
-      announcePort: run.announcePort,
-      lookups: run.lookups,
-      noDelay: run.noDelay,
-      banner: run.banner,
-      argv: run.argv,
-      keepTlsConfig: run.keepTlsConfig,
-      baseEnv: run.baseEnv,
-    },
+    run,
     {
       tunnel,
       pool,

@@ -5,6 +5,7 @@
 // socket of the super-server, and two functions that say which variables the
 // header changes. See doc/proxy-protocol.md.
 
+import { formatIp6 } from './access-rules';
 import type { Socket } from 'net';
 import { EXIT_SYSTEM, FatalError, describeSystemError } from '../base/errors';
 import { startTimer } from '../base/timer';
@@ -252,23 +253,7 @@ function parseIpv6(text: string): Buffer | undefined {
  * more zero groups as "::", and no dotted tail for a v4-mapped address.
  */
 export function formatIp(ip: Buffer): string {
-  if (ip.length === 4) return Array.from(ip).join('.');
-  const groups = Array.from({ length: 8 }, (_, i) => ip.readUInt16BE(i * 2));
-  let best = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) [best, bestLength] = [i, j - i];
-    i = j;
-  }
-  const hex = (from: number, to: number): string => groups.slice(from, to).map((g) => g.toString(16)).join(':');
-  if (best < 0) return hex(0, 8);
-  return `${hex(0, best)}::${hex(best + bestLength, 8)}`;
+  return ip.length === 4 ? Array.from(ip).join('.') : formatIp6(ip);
 }
 
 // v2 ---------------------------------------------------------------------

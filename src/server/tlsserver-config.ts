@@ -8,6 +8,7 @@ import { Environment, programFlags, unsignedOption } from '../cli/config';
 import { ArgSpec, FlagSpec, OptionTable, parseOptions, parseUnsigned } from '../cli/options';
 import { lastVerbosity, lookupFlags, verbosityFlags } from '../cli/ucspi';
 import type { ProgramIdentity } from '../wiring/spawner';
+import type { SuperServerConfig } from './super-server';
 import { serverArgs, serverConfigFrom, serverFlags, ServerConfig } from './config';
 
 export const TLSSERVER_USAGE =
@@ -55,29 +56,17 @@ export const tlsserverTable: OptionTable = {
   args: [...tlsArgs, ...tcpArgs],
 };
 
-export interface TlsServerRun {
+/** The run: what the listener needs (SuperServerConfig), and what the program sets up around it. */
+export interface TlsServerRun extends SuperServerConfig {
   tls: ServerConfig;
   verbosity: number;
-  ip: string;
-  port: number;
-  backlog?: number;
-  maxConn: number;
-  localMaxConn: number;
-  announcePort: boolean;
-  lookups: { lookups: boolean; hosts: boolean; localName?: string; timeoutMs?: number };
   ident: boolean;
   paranoid: boolean;
   strictLookups: boolean;
-  noDelay: boolean;
-  banner?: string;
   rules?: { kind: 'dir' | 'cdb'; path: string };
   proxy: boolean;
-  keepTlsConfig: boolean;
   /** prog's identity (-u, -g, -G, -U); undefined: the server's */
   identity?: ProgramIdentity;
-  /** prog's environment before each connection's variables */
-  baseEnv: NodeJS.ProcessEnv;
-  argv: string[];
 }
 
 function id(text: string, label: string): number {
