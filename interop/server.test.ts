@@ -1,5 +1,5 @@
 // Real clients against our server programs run by Debian's tcpserver
-// (ucspi-tcp), as users deploy them: curl, openssl s_client (TLS 1.2 and
+// (ucspi-tcp), and each s6-tlsd case again through s6-tlsserver, as users deploy them: curl, openssl s_client (TLS 1.2 and
 // 1.3), gnutls-cli, Python's ssl, socat's OPENSSL:, stunnel in client mode,
 // nginx as a reverse proxy in front of us, our own s6-tlsc-io and
 // s6-tlsclient, a Node 26 client that offers only X25519MLKEM768, and swaks
@@ -24,6 +24,7 @@ import { waitForPort, stopProcess, startNginxProxy, RealServer } from './realser
 
 const TLSD = join(REPO, 'bin', 's6-tlsd');
 const UCSPITLSD = join(REPO, 'bin', 's6-ucspitlsd');
+const TLSSERVER = join(REPO, 'bin', 's6-tlsserver');
 const TLSC_IO = join(REPO, 'bin', 's6-tlsc-io');
 const SIZE = 1024 * 1024;
 
@@ -66,10 +67,10 @@ interface Tcpserver {
   stop(): Promise<void>;
 }
 
-/** tcpserver on 127.0.0.1 running `argv` for each connection, with `env`. */
-async function tcpserver(argv: string[], env: Record<string, string>, path?: string): Promise<Tcpserver> {
+/** A listening server started as `command args(port)` on a free port of 127.0.0.1, with `env`. */
+async function listener(command: string, args: (port: number) => string[], env: Record<string, string>, path?: string): Promise<Tcpserver> {
   const port = await freePort();
-  const child = spawn('tcpserver', ['-RHl0', '127.0.0.1', String(port), ...argv], {
+  const child = spawn(command, args(port), {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: cleanEnv({ ...env, PATH: path ?? process.env.PATH }),
     detached: true,
@@ -80,6 +81,11 @@ async function tcpserver(argv: string[], env: Record<string, string>, path?: str
   const log = (): string => text;
   await waitForPort(port, child, log);
   return { port, child, log, stop: () => stopProcess(child) };
+}
+
+/** tcpserver on 127.0.0.1 running `argv` for each connection, with `env`. */
+function tcpserver(argv: string[], env: Record<string, string>, path?: string): Promise<Tcpserver> {
+  return listener('tcpserver', (port) => ['-RHl0', '127.0.0.1', String(port), ...argv], env, path);
 }
 
 const PAIR = (): Record<string, string> => ({ KEYFILE: world.leaf.keyPath, CERTFILE: world.leaf.certPath });
@@ -105,14 +111,33 @@ function runTool(command: string, args: string[], opts: { stdinFile?: string; ho
   });
 }
 
+/**
+ * s6-tlsserver on 127.0.0.1 with s6-tlsd's options and prog (`tlsdArgv`:
+ * the options first, each a single word, then prog): the same service in
+ * one long-lived process.
+ */
+function tlsserver(tlsdArgv: string[], env: Record<string, string>, path?: string): Promise<Tcpserver> {
+  const split = tlsdArgv.findIndex((a) => !a.startsWith('-'));
+  const options = ['-H', '-c', '200', '-C', '200', ...tlsdArgv.slice(0, split)];
+  return listener(TLSSERVER, (port) => [...options, '--', '127.0.0.1', String(port), ...tlsdArgv.slice(split)], env, path);
+}
+
+/**
+ * Runs `body` against the service: under tcpserver, and for s6-tlsd a second
+ * time through s6-tlsserver, so that every real client meets both.
+ */
 async function served(argv: string[], env: Record<string, string>, body: (port: number) => Promise<void>, path?: string): Promise<void> {
-  const server = await tcpserver(argv, env, path);
-  try {
-    await body(server.port);
-  } catch (err) {
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\nserver log: ${server.log()}`);
-  } finally {
-    await server.stop();
+  const ways: [string, () => Promise<Tcpserver>][] = [['tcpserver', () => tcpserver(argv, env, path)]];
+  if (argv[0] === TLSD) ways.push(['s6-tlsserver', () => tlsserver(argv.slice(1), env, path)]);
+  for (const [way, start] of ways) {
+    const server = await start();
+    try {
+      await body(server.port);
+    } catch (err) {
+      throw new Error(`through ${way}: ${err instanceof Error ? err.message : String(err)}\nserver log: ${server.log()}`);
+    } finally {
+      await server.stop();
+    }
   }
 }
 
