@@ -169,6 +169,7 @@ test('s6-tlsserver: 2000 connections, 8 at a time, leave no descriptor and no ch
   const warm = client(server.port, trust, 'warm');
   await warm.done;
   await until(() => childrenOf(pid).length === 0, 'the first prog reaped');
+  await server.logged(/status: 0\/40/);
   const before = fdCount(pid);
   let next = 0;
   let bad = 0;
@@ -182,9 +183,10 @@ test('s6-tlsserver: 2000 connections, 8 at a time, leave no descriptor and no ch
   };
   await Promise.all(Array.from({ length: 8 }, worker));
   assert.equal(bad, 0);
-  await server.logged(/status: 0\/40/);
+  await until(() => [...server.log().matchAll(/status: (\d+)\/40/g)].pop()?.[1] === '0', 'every connection over');
   await until(() => childrenOf(pid).length === 0, 'every prog reaped');
-  assert.equal(fdCount(pid), before, 'descriptors before and after');
+  // A descriptor left per connection would be thousands; closes may lag a turn of the loop.
+  await until(() => fdCount(pid) <= before, `descriptors back to ${before} (now ${fdCount(pid)})`);
   assert.equal((await server.stop()).code, 0);
 });
 
