@@ -163,7 +163,7 @@ test('s6-tlsserver: as root with TLS_UID/TLS_GID, the TLS process runs as them a
   assert.equal((await server.stop()).code, 0);
 });
 
-test('s6-tlsserver: 2000 connections, 8 at a time, leave no descriptor and no child behind', async () => {
+test('s6-tlsserver: 1000 connections, 8 at a time, leave no descriptor and no child behind', async () => {
   const server = await startTlsServer(['-H', '-v'], ['head', '-c', '4'], PAIR);
   const pid = server.child.pid as number;
   const warm = client(server.port, trust, 'warm');
@@ -174,7 +174,7 @@ test('s6-tlsserver: 2000 connections, 8 at a time, leave no descriptor and no ch
   let next = 0;
   let bad = 0;
   const worker = async (): Promise<void> => {
-    while (next < 2000) {
+    while (next < 1000) {
       next++;
       const run = client(server.port, trust, 'ping');
       const got = await run.done;
