@@ -322,12 +322,15 @@ test('an address that is not one is a usage error (C dies 100 on such a TCPREMOT
  * open would hang this test file for good, so the child is the one to hang.
  */
 function checkInChild(root: string, ip: string, user?: { uid: number; gid: number }): { status: number | null; out: string; ms: number } {
-  const script = `
+  // The ids are taken inside the child, not by spawn: the Node binary
+  // (Node 26 in CI, under root's home) may be one that user cannot run.
+  const drop = user ? `process.setgroups([${user.gid}]); process.setgid(${user.gid}); process.setuid(${user.uid});` : '';
+  const script = `${drop}
     const { rulesFromDir } = require(${JSON.stringify(join(__dirname, '..', 'src', 'server', 'access-rules.js'))});
     try { console.log(JSON.stringify(rulesFromDir(${JSON.stringify(root)}).check(${JSON.stringify(ip)}))); }
     catch (err) { console.log(err.name + ': ' + err.message); }`;
   const start = Date.now();
-  const child = spawnSync(process.execPath, ['-e', script], { timeout: 10_000, encoding: 'utf8', ...user });
+  const child = spawnSync(process.execPath, ['-e', script], { timeout: 10_000, encoding: 'utf8' });
   return { status: child.status, out: child.stdout.trim(), ms: Date.now() - start };
 }
 
