@@ -13,7 +13,7 @@ import { startHaproxy } from './helpers/haproxy';
 import { connect as tlsConnect, ConnectionOptions } from 'tls';
 import { Pki } from './helpers/pki';
 import { HANG_GUARD_MS, sha256 } from './helpers/harness';
-import { childrenOf, client, fdCount, startTlsServer, tcp, TLSSERVER, until } from './helpers/tlsserver';
+import { childrenOf, client, fdCount, progsOf, spawnerOf, startTlsServer, tcp, TLSSERVER, until } from './helpers/tlsserver';
 
 const pki = new Pki();
 const root = pki.cert('root', { ca: true });
@@ -84,7 +84,7 @@ test('s6-tlsserver: -c closes the connection over the limit at once, with a warn
   assert.equal((await server.stop()).code, 0);
 });
 
-test('s6-tlsserver: a failed handshake, garbage, and a prog that cannot start fail their own connection only; prog never starts without a handshake', async () => {
+test('s6-tlsserver: a failed handshake and garbage fail their own connection only; prog never starts without a handshake', async () => {
   const marker = pki.path('tlsserver-started');
   const server = await startTlsServer(['-H'], ['sh', '-c', `echo started >> ${marker}; exec cat`], PAIR);
   const held = client(server.port, trust, 'held', true);
@@ -102,16 +102,79 @@ test('s6-tlsserver: a failed handshake, garbage, and a prog that cannot start fa
   assert.equal((await held.done).received.toString(), 'held');
   assert.equal(readFileSync(marker, 'utf8'), 'started\n');
   assert.equal((await server.stop()).code, 0);
-
-  const missing = await startTlsServer(['-H'], ['/nonexistent/prog'], PAIR);
-  const c1 = client(missing.port, trust, 'x');
-  await c1.done;
-  await missing.logged(/warning: 127\.0\.0\.1 port \d+: unable to spawn \/nonexistent\/prog/);
-  const c2 = client(missing.port, trust, 'y');
-  await c2.done;
-  assert.equal(missing.log().match(/unable to spawn/g)?.length, 2, missing.log());
-  assert.equal((await missing.stop()).code, 0);
 });
+
+/** Where progs start: the Python helper (python3 is one of the tests' prerequisites), or Node itself. */
+const SPAWNERS: [string, Record<string, string>][] = [
+  ['the Python helper', {}],
+  ['Node (S6_TLSSERVER_PYTHON empty)', { S6_TLSSERVER_PYTHON: '' }],
+];
+
+for (const [by, spawnerEnv] of SPAWNERS) {
+  test(`s6-tlsserver, progs started by ${by}: a prog that cannot start fails its own connection only, which is closed cleanly`, async () => {
+    const missing = await startTlsServer(['-H'], ['/nonexistent/prog'], { ...PAIR, ...spawnerEnv });
+    const c1 = client(missing.port, trust, 'x');
+    const r1 = await c1.done;
+    assert.equal(r1.error, undefined, 'closed with a close_notify, not cut');
+    await missing.logged(/warning: 127\.0\.0\.1 port \d+: unable to spawn \/nonexistent\/prog: No such file or directory/);
+    const c2 = client(missing.port, trust, 'y');
+    await c2.done;
+    assert.equal(missing.log().match(/unable to spawn/g)?.length, 2, missing.log());
+    assert.equal((await missing.stop()).code, 0);
+  });
+}
+
+test('s6-tlsserver: progs start through the Python helper when python3 is there, through Node without it or with one too old; prog starts alike either way', async () => {
+  const tooOld = pki.path('old-python');
+  writeFileSync(tooOld, '#!/bin/sh\nexit 100\n', { mode: 0o755 });
+  // prog says who its parent is, then runs what the client asks for: a look
+  // at its own signal state, or at its descriptors (ls's directory is one).
+  const probe = ['sh', '-c', 'echo "$PPID"; read -r what; if [ "$what" = fd ]; then exec ls /proc/self/fd; else exec grep -E "^Sig(Ign|Blk):" /proc/self/status; fi'];
+  const seen: { parent: string; fds: string }[] = [];
+  for (const python of [undefined, '', tooOld]) {
+    const server = await startTlsServer(['-H'], probe, { ...PAIR, S6_TLSSERVER_PYTHON: python });
+    const ask = async (what: string): Promise<string[]> => (await client(server.port, trust, `${what}\n`).done).received.toString().trim().split('\n');
+    const [ppid, ...status] = await ask('sig');
+    const signals = Object.fromEntries(status.map((l) => l.split(/:\s*/)));
+    // Signals 1-31 at their default, none blocked (glibc's posix_spawn leaves its own two, 32 and 33, ignored).
+    assert.equal(BigInt(`0x${signals.SigIgn}`) & 0x7fffffffn, 0n, status.join(' '));
+    assert.equal(BigInt(`0x${signals.SigBlk}`), 0n, status.join(' '));
+    const parent = Number(ppid) === server.child.pid ? 'server' : readFileSync(`/proc/${ppid}/cmdline`, 'latin1').split('\0').join(' ');
+    const [, ...fds] = await ask('fd');
+    seen.push({ parent, fds: fds.join(' ') });
+    if (python === tooOld) assert.match(server.log(), /warning: progs are started by Node: .*old-python is too old/);
+    else assert.doesNotMatch(server.log(), /warning/);
+    assert.equal((await server.stop()).code, 0);
+  }
+  assert.match(seen[0].parent, / -I -S - s6-tlsserver-spawner $/);
+  assert.deepEqual(seen.slice(1).map((s) => s.parent), ['server', 'server']);
+  // Nothing of the server's or the helper's leaks to prog: the same descriptors whoever starts it.
+  assert.match(seen[1].fds, /^0 1 2 /);
+  assert.deepEqual(seen.map((s) => s.fds), [seen[1].fds, seen[1].fds, seen[1].fds]);
+});
+
+const PATHS: [string, Record<string, string>][] = [
+  ['the Python helper', {}],
+  ['Node itself', { S6_TLSSERVER_PYTHON: '' }],
+  ['a fork of the server (root, TLS_UID/TLS_GID, no Python)', { S6_TLSSERVER_PYTHON: '', TLS_UID: '65534', TLS_GID: '65534' }],
+];
+
+for (const [by, spawnerEnv] of PATHS) {
+  const needsRoot = 'TLS_UID' in spawnerEnv && process.getuid?.() !== 0;
+  test(`s6-tlsserver, progs started by ${by}: prog's first line, then 1 MiB echoed whole, two clients at once`, { skip: needsRoot ? 'needs root (CI runs as root)' : false }, async () => {
+    const server = await startTlsServer(['-H'], ['sh', '-c', 'echo hello; exec cat'], { ...PAIR, ...spawnerEnv });
+    const payloads = [randomBytes(1 << 20), randomBytes(1 << 20)];
+    const runs = payloads.map((payload) => client(server.port, trust, payload));
+    for (const [i, run] of runs.entries()) {
+      const got = await run.done;
+      assert.equal(got.error, undefined, String(got.error));
+      assert.equal(got.received.subarray(0, 6).toString(), 'hello\n');
+      assert.equal(sha256(got.received.subarray(6)), sha256(payloads[i]));
+    }
+    assert.doesNotMatch(server.log(), /warning/);
+    assert.equal((await server.stop()).code, 0);
+  });
+}
 
 test('s6-tlsserver: 1000 clients idle in their handshake do not keep a new client from being served', async () => {
   const server = await startTlsServer(['-H', '-v', '-c', '1100', '-C', '1100'], ['cat'], PAIR);
@@ -126,8 +189,9 @@ test('s6-tlsserver: 1000 clients idle in their handshake do not keep a new clien
   assert.equal((await server.stop()).code, 0);
 });
 
-test('s6-tlsserver: SIGHUP sends SIGTERM and SIGCONT to every prog; SIGQUIT does, then exits; SIGABRT kills progs that ignore SIGTERM and exits', async () => {
-  const server = await startTlsServer(['-H', '-v'], ['sh', '-c', 'echo up; exec sleep 600'], PAIR);
+for (const [by, spawnerEnv] of SPAWNERS) {
+test(`s6-tlsserver, progs started by ${by}: SIGHUP sends SIGTERM and SIGCONT to every prog; SIGQUIT does, then exits; SIGABRT kills progs that ignore SIGTERM and exits`, async () => {
+  const server = await startTlsServer(['-H', '-v'], ['sh', '-c', 'echo up; exec sleep 600'], { ...PAIR, ...spawnerEnv });
   const a = client(server.port, trust, '', true);
   const b = client(server.port, trust, '', true);
   await Promise.all([once(a.socket, 'data'), once(b.socket, 'data')]);
@@ -140,7 +204,7 @@ test('s6-tlsserver: SIGHUP sends SIGTERM and SIGCONT to every prog; SIGQUIT does
   await c.done;
   assert.equal((await server.exited).code, 0, server.log());
 
-  const stubborn = await startTlsServer(['-H', '-v'], ['sh', '-c', 'trap "" TERM; echo up; while :; do sleep 1; done'], PAIR);
+  const stubborn = await startTlsServer(['-H', '-v'], ['sh', '-c', 'trap "" TERM; echo up; while :; do sleep 1; done'], { ...PAIR, ...spawnerEnv });
   const d = client(stubborn.port, trust, '', true);
   await once(d.socket, 'data');
   stubborn.child.kill('SIGABRT');
@@ -149,8 +213,8 @@ test('s6-tlsserver: SIGHUP sends SIGTERM and SIGCONT to every prog; SIGQUIT does
   assert.match(stubborn.log(), /received SIGABRT/);
 });
 
-test('s6-tlsserver: as root with TLS_UID/TLS_GID, the TLS process runs as them and prog with -u/-g/-G; signals still reach prog', { skip: process.getuid?.() !== 0 ? 'needs root (CI runs as root)' : false }, async () => {
-  const server = await startTlsServer(['-H', '-v', '-u', '1234', '-g', '2345', '-G', '2345,3456'], ['sh', '-c', 'echo "$(id -u) $(id -g) $(id -G)"; exec sleep 600'], { ...PAIR, TLS_UID: '65534', TLS_GID: '65533' });
+test(`s6-tlsserver, progs started by ${by}: as root with TLS_UID/TLS_GID, the TLS process runs as them and prog with -u/-g/-G; signals still reach prog`, { skip: process.getuid?.() !== 0 ? 'needs root (CI runs as root)' : false }, async () => {
+  const server = await startTlsServer(['-H', '-v', '-u', '1234', '-g', '2345', '-G', '2345,3456'], ['sh', '-c', 'echo "$(id -u) $(id -g) $(id -G)"; exec sleep 600'], { ...PAIR, TLS_UID: '65534', TLS_GID: '65533', ...spawnerEnv });
   const status = readFileSync(`/proc/${server.child.pid}/status`, 'utf8');
   // The launcher is Node itself: the spawned pid is the server.
   assert.match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
@@ -159,20 +223,30 @@ test('s6-tlsserver: as root with TLS_UID/TLS_GID, the TLS process runs as them a
   const a = client(server.port, trust, '', true);
   const [line] = await once(a.socket, 'data');
   assert.equal(String(line), '1234 2345 2345 3456\n');
+  // The spawner took prog's whole identity: the Python helper, or a fork of the server when Node starts progs.
+  const spawner = spawnerOf(server.child.pid as number);
+  assert.ok(spawner);
+  assert.match(readFileSync(`/proc/${spawner}/status`, 'utf8'), /^Groups:\s+2345 3456\s*$/m);
+  assert.equal(readFileSync(`/proc/${spawner}/cmdline`, 'latin1').includes('s6-tlsserver-spawner'), by.startsWith('the Python'));
   server.child.kill('SIGHUP');
   await a.done;
   await server.logged(/end pid \d+ signal 15/);
   assert.equal((await server.stop()).code, 0);
 });
+}
 
 test('s6-tlsserver: 1000 connections, 8 at a time, leave no descriptor and no child behind', async () => {
   const server = await startTlsServer(['-H', '-v'], ['head', '-c', '4'], PAIR);
   const pid = server.child.pid as number;
+  // python3 is one of the tests' prerequisites: progs start through the Python helper.
+  const spawner = spawnerOf(pid);
+  assert.ok(spawner, 'the Python spawner runs');
   const warm = client(server.port, trust, 'warm');
   await warm.done;
-  await until(() => childrenOf(pid).length === 0, 'the first prog reaped');
+  await until(() => progsOf(pid).length === 0, 'the first prog reaped');
   await server.logged(/status: 0\/40/);
   const before = fdCount(pid);
+  const spawnerBefore = fdCount(spawner);
   let next = 0;
   let bad = 0;
   const worker = async (): Promise<void> => {
@@ -186,9 +260,11 @@ test('s6-tlsserver: 1000 connections, 8 at a time, leave no descriptor and no ch
   await Promise.all(Array.from({ length: 8 }, worker));
   assert.equal(bad, 0);
   await until(() => [...server.log().matchAll(/status: (\d+)\/40/g)].pop()?.[1] === '0', 'every connection over');
-  await until(() => childrenOf(pid).length === 0, 'every prog reaped');
+  await until(() => progsOf(pid).length === 0, 'every prog reaped');
+  assert.deepEqual(childrenOf(pid), [spawner]);
   // A descriptor left per connection would be thousands; closes may lag a turn of the loop.
   await until(() => fdCount(pid) <= before, `descriptors back to ${before} (now ${fdCount(pid)})`);
+  await until(() => fdCount(spawner) <= spawnerBefore, `the spawner's descriptors back to ${spawnerBefore} (now ${fdCount(spawner)})`);
   assert.equal((await server.stop()).code, 0);
 });
 

@@ -7,6 +7,7 @@
 
 import { programExitCodes } from '../cli/help';
 import { messenger, runProgram, tunnelLog } from '../cli/program';
+import type { Messenger } from '../cli/program';
 import { isRoot, dropPrivileges, willDrop } from '../engine/privileges';
 import { openKeyLog } from '../engine/keylog';
 import type { TunnelOptions } from '../engine/tunnel';
@@ -16,7 +17,8 @@ import { serve } from '../server/super-server';
 import { rulesFromCdb, rulesFromDir } from '../server/access-rules';
 import { readProxyHeader } from '../server/proxy-protocol';
 import { TLSSERVER_USAGE, tlsserverConfigFromArgv, tlsserverTable } from '../server/tlsserver-config';
-import { localPool, runSpawner, spawnerPool, SPAWNER_VARIABLE } from '../wiring/spawner';
+import { localPool, runSpawner, spawnerPool, SpawnerUnavailable, SPAWNER_VARIABLE } from '../wiring/spawner';
+import type { ProgramIdentity, ProgramPool } from '../wiring/spawner';
 
 const PROG = 's6-tlsserver';
 
@@ -29,10 +31,7 @@ async function main(): Promise<number> {
   const server = serverRole(run.tls);
   // A rules source that cannot be read is a start-up failure, not 111 per client.
   const access = run.rules && (run.rules.kind === 'dir' ? rulesFromDir(run.rules.path) : rulesFromCdb(run.rules.path));
-  const dropsTls = willDrop(run.tls.drop);
-  // A spawner keeps prog's identity when the TLS process gives up root, or
-  // takes the identity -u/-g/-G/-U ask for; otherwise progs start here.
-  const pool = dropsTls || run.identity ? await spawnerPool(process.argv[1], run.identity ?? {}) : localPool();
+  const pool = await programPool(run.identity, willDrop(run.tls.drop), say);
   const tunnel: TunnelOptions = { ...run.tls, server, log: tunnelLog(say) };
   return serve(
     run,
@@ -53,6 +52,28 @@ async function main(): Promise<number> {
     },
     say,
   );
+}
+
+/**
+ * Where progs start. The Python helper when there is a python3 (or the one
+ * S6_TLSSERVER_PYTHON names; empty: none): it starts a prog for much less
+ * CPU than Node's spawn. Otherwise our own spawner (a fork of this program)
+ * when prog's identity differs from the TLS process's (TLS_UID/TLS_GID, -u,
+ * -g, -G, -U), or this process itself.
+ */
+async function programPool(identity: ProgramIdentity | undefined, dropsTls: boolean, say: Messenger): Promise<ProgramPool> {
+  const named = process.env.S6_TLSSERVER_PYTHON;
+  const python = named ?? 'python3';
+  if (python !== '') {
+    try {
+      return await spawnerPool({ kind: 'python', python }, identity ?? {});
+    } catch (err) {
+      if (!(err instanceof SpawnerUnavailable)) throw err;
+      // Only a Python the user named is worth a warning when it cannot serve.
+      (named === undefined ? say.debug : say.warn)(`progs are started by Node: ${err.message}`);
+    }
+  }
+  return dropsTls || identity ? spawnerPool({ kind: 'node', entry: process.argv[1] }, identity ?? {}) : localPool();
 }
 
 if (process.env[SPAWNER_VARIABLE] !== undefined && typeof process.send === 'function') {

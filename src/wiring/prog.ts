@@ -204,9 +204,11 @@ function settledValue<T>(value: T | Promise<T>): Settled<T> {
  */
 function deferredCleartext(real: Promise<Cleartext>, names: { input: string; output: string }): { side: Cleartext; failed: Promise<never> } {
   let target: Cleartext | undefined;
+  /** prog never started: there will be no real side */
+  let gone = false;
   const waiting: (() => void)[] = [];
   const whenReady = (f: () => void): void => {
-    if (target) f();
+    if (target || gone) f();
     else waiting.push(f);
   };
   // Not destroyed at their end by Node: that would destroy the real side
@@ -216,8 +218,8 @@ function deferredCleartext(real: Promise<Cleartext>, names: { input: string; out
     autoDestroy: false,
     write(chunk: Buffer, _encoding, cb) {
       whenReady(() => {
-        const out = (target as Cleartext).output;
-        if (out.write(chunk)) cb();
+        const out = target?.output;
+        if (!out || out.write(chunk)) cb();
         else out.once('drain', () => cb());
       });
     },
@@ -253,8 +255,12 @@ function deferredCleartext(real: Promise<Cleartext>, names: { input: string; out
       for (const f of waiting.splice(0)) f();
     },
     (err: unknown) => {
-      output.destroy();
-      input.destroy();
+      // As a prog that could not start here: it says nothing (EOF, so the
+      // tunnel sends its close_notify), and what is written to it is
+      // dropped, as Node drops writes to the stdin of a child that is gone.
+      gone = true;
+      input.push(null);
+      for (const f of waiting.splice(0)) f();
       fail(err);
     },
   );
@@ -262,7 +268,7 @@ function deferredCleartext(real: Promise<Cleartext>, names: { input: string; out
     side: {
       input,
       output,
-      endOutput: (done) => output.end(() => whenReady(() => (target as Cleartext).endOutput?.(done) ?? done())),
+      endOutput: (done) => output.end(() => whenReady(() => (target?.endOutput ? target.endOutput(done) : done()))),
       inputName: names.input,
       outputName: names.output,
     },

@@ -11,10 +11,12 @@
 // exit; the server may ask for signals to every prog. Nothing is made in the
 // filesystem.
 
-import { fork, ChildProcess } from 'child_process';
+import { fork, spawn, ChildProcess } from 'child_process';
 import type { Socket } from 'net';
 import { EXIT_SYSTEM, FatalError, describeSystemError } from '../base/errors';
+import { stopReading } from '../base/node-internals';
 import { startWithChannels, ProgramLaunch, ProgramStart, ProgramStarter } from './prog';
+import { PYTHON_SPAWNER, PYTHON_UNUSABLE } from './spawner-python';
 
 /** prog's identity: s6-applyuidgid's -u, -g and -G (or -U's UID, GID and GIDLIST). */
 export interface ProgramIdentity {
@@ -78,17 +80,35 @@ interface Pending {
 }
 
 /**
- * Forks `entry` (our own program, which serves as the spawner when
- * SPAWNER_VARIABLE is set) with `identity`; resolves once the spawner has
- * taken that identity and waits for requests.
+ * Which program serves as the spawner: our own (a fork of this program, with
+ * SPAWNER_VARIABLE set), or a Python interpreter running
+ * src/wiring/spawner-python.ts's helper, which starts a prog for a fraction
+ * of what a fork of Node costs.
  */
-export async function spawnerPool(entry: string, identity: ProgramIdentity): Promise<ProgramPool> {
-  const child = fork(entry, [], {
-    env: { ...process.env, [SPAWNER_VARIABLE]: JSON.stringify(identity) },
-    // prog's stderr is the server's: the log.
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    execArgv: [],
-  });
+export type SpawnerProgram = { kind: 'node'; entry: string } | { kind: 'python'; python: string };
+
+/** Thrown when the Python helper cannot serve on this machine (no interpreter, or one too old). */
+export class SpawnerUnavailable extends Error {}
+
+function startSpawner(program: SpawnerProgram, identity: ProgramIdentity): ChildProcess {
+  const env = { ...process.env, [SPAWNER_VARIABLE]: JSON.stringify(identity) };
+  // prog's stderr is the server's: the log.
+  if (program.kind === 'node') return fork(program.entry, [], { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
+  // -I: no PYTHON* variable, user site or working directory is looked at; -S:
+  // no site module (faster). The helper comes on stdin, which it then closes.
+  const child = spawn(program.python, ['-I', '-S', '-', 's6-tlsserver-spawner'], { env, stdio: ['pipe', 'ignore', 'inherit', 'ipc'] });
+  child.stdin?.on('error', () => undefined);
+  child.stdin?.end(PYTHON_SPAWNER);
+  return child;
+}
+
+/**
+ * Starts the spawner with `identity`; resolves once it has taken that
+ * identity and waits for requests. A Python helper that cannot run here
+ * rejects with SpawnerUnavailable.
+ */
+export async function spawnerPool(program: SpawnerProgram, identity: ProgramIdentity): Promise<ProgramPool> {
+  const child = startSpawner(program, identity);
   const pending = new Map<number, Pending>();
   let nextId = 1;
   let brokenWhy: string | undefined;
@@ -108,10 +128,25 @@ export async function spawnerPool(entry: string, identity: ProgramIdentity): Pro
   let ready!: () => void;
   const isReady = new Promise<void>((resolve, reject) => {
     ready = resolve;
-    child.once('exit', (code, signal) => reject(new FatalError(EXIT_SYSTEM, `the spawner of progs exited (${signal ?? code}) before it was ready`)));
-    child.once('error', (err) => reject(new FatalError(EXIT_SYSTEM, `unable to start the spawner of progs: ${describeSystemError(err)}`)));
+    child.once('exit', (code, signal) =>
+      reject(
+        // 111: it could not take prog's identity, and said so: as fatal as with our own spawner.
+        program.kind === 'python' && code !== EXIT_SYSTEM
+          ? new SpawnerUnavailable(code === PYTHON_UNUSABLE ? `${program.python} is too old` : `${program.python} exited (${signal ?? code}) before it was ready`)
+          : new FatalError(EXIT_SYSTEM, `the spawner of progs exited (${signal ?? code}) before it was ready`),
+      ),
+    );
+    child.once('error', (err) =>
+      reject(
+        program.kind === 'python'
+          ? new SpawnerUnavailable(`unable to run ${program.python}: ${describeSystemError(err)}`)
+          : new FatalError(EXIT_SYSTEM, `unable to start the spawner of progs: ${describeSystemError(err)}`),
+      ),
+    );
   });
-  child.on('exit', (code, signal) => fail(`the spawner of progs exited (${signal ?? `code ${code}`})`));
+  /** the server let the spawner go: its exit then is no failure */
+  let closing = false;
+  child.on('exit', (code, signal) => !closing && fail(`the spawner of progs exited (${signal ?? `code ${code}`})`));
   child.on('error', (err) => fail(`the spawner of progs failed: ${describeSystemError(err)}`));
   child.on('message', (m: FromSpawner, handle?: Socket) => {
     if (m.t === 'ready') return ready();
@@ -132,6 +167,9 @@ export async function spawnerPool(entry: string, identity: ProgramIdentity): Pro
       return;
     } else if (m.t === 'exit') {
       pending.delete(m.id);
+      // As Node does with a child's stdin when the child exits: nothing reads
+      // it any more, and what is still sent to it is dropped without a word.
+      p.toProgram?.destroy();
       return p.exited(m.code);
     }
     if (p.toProgram && p.fromProgram) {
@@ -163,6 +201,7 @@ export async function spawnerPool(entry: string, identity: ProgramIdentity): Pro
     },
     broken,
     close: () => {
+      closing = true;
       if (child.connected) child.disconnect();
     },
   };
@@ -213,6 +252,9 @@ export function runSpawner(say: (message: string) => void): void {
     } catch (err) {
       return send({ t: 'failed', id: m.id, message: err instanceof Error ? err.message : String(err) });
     }
+    // Node began reading prog's output here: what it read would stay in this
+    // process and never reach the server (prog's first line, and more).
+    stopReading(run.channels.fromProgram);
     const { child } = run.program;
     running.add(child);
     run.program.exited.then(

@@ -105,6 +105,26 @@ export function childrenOf(pid: number): number[] {
   );
 }
 
+/** Whether a process is a spawner of progs (the Python helper or a fork of the server): its environment says so from its start. */
+function isSpawner(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').some((v) => v.startsWith('S6_TLSSERVER_SPAWNER='));
+  } catch {
+    return false;
+  }
+}
+
+/** The server's spawner of progs, if it has one. */
+export function spawnerOf(pid: number): number | undefined {
+  return childrenOf(pid).find(isSpawner);
+}
+
+/** The processes started for connections: the server's children and its spawner's, the spawner itself left out. */
+export function progsOf(pid: number): number[] {
+  const spawner = spawnerOf(pid);
+  return [...childrenOf(pid).filter((c) => c !== spawner), ...(spawner ? childrenOf(spawner) : [])];
+}
+
 /** Waits until `check` holds, polling; fails after the hang guard. */
 export async function until(check: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + HANG_GUARD_MS;
