@@ -19,7 +19,7 @@ import { ChildProcess, fork, spawn, spawnSync } from 'child_process';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { LoadOrder, LoadReport } from './loadgen';
-import { REPO, Pki, childPids, machineFacts, median, memoryOf, processTree, serverEnv, settled, treeCpu, waitListening } from './tools';
+import { REPO, Pki, childPids, machineFacts, median, memoryOf, processTree, serverEnv, treeCpu, waitListening } from './tools';
 
 const TLSSERVER = join(REPO, 'bin', 's6-tlsserver');
 const TLSD = join(REPO, 'bin', 's6-tlsd');
@@ -171,6 +171,8 @@ interface Running {
   main: number;
   child: ChildProcess;
   stderr: () => string;
+  /** the processes the server keeps while idle (a listener, a spawner of progs): every other is a connection's */
+  resident: number[];
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -217,7 +219,9 @@ async function start(c: Candidate, port: number, prog: string[], pki: Pki, subre
     kill(child);
     return `did not start${exited ? ` (exit ${child.exitCode ?? child.signalCode})` : ''}${stderr() ? `: ${stderr()}` : ''}`;
   }
-  return { c, port, top, main, child, stderr };
+  // Idle, the tree is what lives as long as the server: taken once it settled.
+  await sleep(300);
+  return { c, port, top, main, child, stderr, resident: processTree(top) };
 }
 
 function kill(child: ChildProcess): void {
@@ -234,22 +238,30 @@ async function stopAll(servers: Running[]): Promise<void> {
 }
 
 /**
- * CPU seconds of the server's whole tree: the listener's own and those of
- * the children it reaped (utime+stime+cutime+cstime) — for ours, the one
- * process and its reaped progs — plus, under the subreaper, what the wrapper
- * reaped: the orphans, and nothing else while the listener lives.
+ * CPU seconds of the server's whole tree: for every process in it (taken
+ * when no connection is open: the resident ones), its own and what it
+ * reaped (utime+stime+cutime+cstime). So the listener and its reaped
+ * children, a spawner of progs that lives as long as the server (ours with
+ * a python3: the progs are its children) and its reaped progs, and, under
+ * the subreaper, the orphans the wrapper reaped.
  */
 function cpuOf(s: Running): number {
+  if (!s.resident.every(alive)) return NaN; // a part of the server is gone: no figure
   try {
-    return treeCpu(s.main) + (s.top !== s.main ? treeCpu(s.top) : 0);
+    return processTree(s.top).reduce((sum, pid) => sum + treeCpu(pid), 0);
   } catch {
-    return NaN; // the server is gone: no figure
+    return NaN;
   }
 }
 
-/** Every connection's processes gone and reaped. */
-function quiet(s: Running): Promise<void> {
-  return settled(s.top === s.main ? [s.main] : [s.top, s.main], [s.main]);
+function alive(pid: number): boolean {
+  return existsSync(`/proc/${pid}/stat`);
+}
+
+/** Every connection's processes gone and reaped (up to 5 s): only the resident ones left. */
+async function quiet(s: Running): Promise<void> {
+  const busy = (): boolean => processTree(s.top).some((pid) => !s.resident.includes(pid));
+  for (let i = 0; i < 500 && busy(); i++) await sleep(10);
 }
 
 /** PSS (KiB) of the server's tree, with and without the processes that are prog. */
