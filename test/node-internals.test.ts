@@ -6,13 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fstatSync } from 'fs';
 import { connect, createServer, Server, Socket } from 'net';
-import { createSecureContext, connect as tlsConnect, TLSSocket } from 'tls';
+import { createSecureContext, createServer as createTlsServer, connect as tlsConnect, TLSSocket } from 'tls';
 import { once } from 'events';
-import { divertWriteErrors, makeBlocking, onEndOfData, socketFd, stopReading } from '../src/base/node-internals';
+import { divertWriteErrors, makeBlocking, onEndOfData, shareServerContext, socketFd, stopReading } from '../src/base/node-internals';
 import { spawn } from 'child_process';
 import { readFileSync } from 'fs';
 import { probeEnd } from '../src/engine/transport';
-import { serverPki } from './helpers/pki';
+import { serverPki, SERVER_NAME } from './helpers/pki';
+import { Duplex } from 'stream';
 
 async function listen(onConnection: (s: Socket) => void): Promise<{ server: Server; port: number }> {
   const server = createServer({ allowHalfOpen: true }, (s) => {
@@ -154,3 +155,40 @@ test(`makeBlocking: the parent's end of a spawn 'pipe' is O_NONBLOCK, and is not
   ours.destroy();
   await once(child, 'exit');
 });
+
+test(`shareServerContext: a tls.Server built without a key pair serves with the context it is handed, on a JS stream too (${process.version})`, async () => {
+  const { leaf, root } = serverPki();
+  const shared = createSecureContext({ key: leaf.keyPem, cert: leaf.certPem, ca: [] });
+  const tlsServer = createTlsServer({ ca: [] });
+  assert.ok(shareServerContext(tlsServer, shared), 'tls.Server._sharedCreds is gone: src/base/node-internals.ts shareServerContext needs another way');
+  const served = new Promise<string>((resolve) => tlsServer.on('secureConnection', (s: TLSSocket) => s.once('data', (d: Buffer) => resolve(d.toString()))));
+  // As s6-tlsserver hands it a connection: a JS duplex in front of the socket.
+  const { server, port } = await listen((raw) => {
+    const link = jsStream(raw);
+    tlsServer.emit('connection', link);
+  });
+  try {
+    const client = tlsConnect({ port, host: '127.0.0.1', ca: [root.certPem], servername: SERVER_NAME });
+    await once(client, 'secureConnect');
+    assert.equal(client.authorized, true);
+    client.end('through the shared context');
+    assert.equal(await served, 'through the shared context');
+    client.destroy();
+  } finally {
+    server.close();
+  }
+});
+
+/** A JS duplex over a socket, as the engine's NetworkLink is. */
+function jsStream(raw: Socket): Duplex {
+  const link = new Duplex({
+    read: () => raw.resume(),
+    write: (chunk: Buffer, _encoding, done) => raw.write(chunk, () => done()),
+    final: (done) => raw.end(done),
+  });
+  raw.on('data', (chunk: Buffer) => {
+    if (!link.push(chunk)) raw.pause();
+  });
+  raw.on('end', () => link.push(null));
+  return link;
+}

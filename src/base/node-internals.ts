@@ -3,6 +3,7 @@
 // and test/node-internals.test.ts fails loudly when a Node release changes
 // it. Checked on Node 20.20 (OpenSSL 3.0) and 26.12 (OpenSSL 3.5).
 
+import type { SecureContext, Server as TlsServer } from 'tls';
 import type { Socket } from 'net';
 import type { Duplex, Readable } from 'stream';
 
@@ -212,4 +213,23 @@ export function makeBlocking(socket: Socket): boolean {
   const handle = (socket as unknown as { _handle?: { setBlocking?: (on: boolean) => number } })._handle;
   if (!handle || typeof handle.setBlocking !== 'function') return false;
   return handle.setBlocking(true) === 0;
+}
+
+/**
+ * Makes a tls.Server hand every connection it accepts the context given
+ * (`_sharedCreds`: what Node's connection listener passes each new server
+ * TLSSocket), instead of the one it built from its own options. s6-tlsserver
+ * gives each connection a tls.Server of its own (the only public way to have
+ * Node verify a client certificate on a JS stream and say which connection
+ * it belongs to); with a context each, every idle connection held ~31 KiB
+ * more (an SSL_CTX with its key and chain) and cost a context's build. A
+ * public option (`secureContext`) exists for TLSSocket, not for tls.Server.
+ * Returns false where the property is missing (the caller then builds the
+ * server with its full options).
+ */
+export function shareServerContext(server: TlsServer, context: SecureContext): boolean {
+  const holder = server as unknown as { _sharedCreds?: unknown };
+  if (typeof holder._sharedCreds !== 'object' || holder._sharedCreds === null) return false;
+  holder._sharedCreds = context;
+  return true;
 }

@@ -5,13 +5,13 @@
 // of argv, environment or descriptor numbers, so every program and the
 // library API share it.
 
-import { connect, ConnectionOptions, createServer, DetailedPeerCertificate, SecureContext, SecureContextOptions, TLSSocket, TlsOptions } from 'tls';
+import { connect, ConnectionOptions, createServer, DetailedPeerCertificate, SecureContext, SecureContextOptions, Server as TlsServer, TLSSocket, TlsOptions } from 'tls';
 import type { Readable, Writable } from 'stream';
 import { EXIT_SYSTEM, EXIT_TLS, FatalError, describeSystemError, isSystemError } from '../base/errors';
 import { NetworkLink, NetworkSide } from './transport';
 import { startTimer, Timer } from '../base/timer';
 import { STREAM_BUFFER } from './fds';
-import { minorGc, onEndOfData } from '../base/node-internals';
+import { minorGc, onEndOfData, shareServerContext } from '../base/node-internals';
 import { ConnectionReport, connectionReport } from './report';
 import { describeTlsError, identityChecker, receivedAlert } from '../trust/verify';
 import { AlertKeys } from './alert';
@@ -54,6 +54,8 @@ export type LogLevel = 'warning' | 'info' | 'debug';
 export interface ServerRole {
   /** the default context: its settings, key pair and anchors, as createSecureContext takes them */
   context: SecureContextOptions;
+  /** the same, built once, for every connection of a long-lived server (s6-tlsserver) */
+  shared?: SecureContext;
   /** the context for the name a client sent as SNI; undefined keeps the default */
   contextFor?: (servername: string) => SecureContext | undefined;
   /** ask for a client certificate ('optional', -Y) or require one ('required', -y) */
@@ -268,8 +270,8 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
      * limit: the server's own is set beyond reach.
      */
     function accept(role: ServerRole): void {
-      const server = createServer({
-        ...role.context,
+      const serverFor = (context: SecureContextOptions): TlsServer => createServer({
+        ...context,
         requestCert: role.clientCert !== 'none',
         // -y: OpenSSL refuses a client without a certificate (with an
         // alert) and Node a client whose certificate fails verification.
@@ -278,6 +280,10 @@ export function runTunnel(io: TunnelIo, options: TunnelOptions): Promise<Connect
         ALPNProtocols: options.alpnProtocols,
         handshakeTimeout: MAX_HANDSHAKE_TIMER_MS,
       } as TlsOptions);
+      // A long-lived server's one context, when Node lets us hand it over
+      // (src/base/node-internals.ts); otherwise one built for this connection.
+      let server = role.shared ? serverFor({ ca: [] }) : undefined;
+      if (!server || !shareServerContext(server, role.shared as SecureContext)) server = serverFor(role.context);
       if (options.keyLog) server.on('keylog', options.keyLog);
       server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
         // Refused by verification (-y): Node closes without an error of its own.

@@ -3,12 +3,20 @@
 // CERTFILE, or none at SNI level 2) and one per KEYFILE:name/CERTFILE:name
 // pair, chosen by the client's SNI.
 
+import { createHash } from 'crypto';
 import { createSecureContext, SecureContext, SecureContextOptions } from 'tls';
 import { EXIT_CONFIG, FatalError, oneLine } from '../base/errors';
 import { loadCertificateChain, loadPrivateKey, loadTrustAnchors } from '../trust/credentials';
 import { contextSettings } from '../trust/tls-settings';
 import type { ServerRole } from '../engine/tunnel';
 import type { KeyPairFiles, ServerConfig } from './config';
+
+/**
+ * The session id context of the one context every connection shares: OpenSSL
+ * refuses to resume a session without one when client certificates are
+ * asked for. As Node's own servers set it: from the command line.
+ */
+const SESSION_ID_CONTEXT = createHash('sha1').update(process.argv.join(' ')).digest('hex').slice(0, 32);
 
 function readPair(files: KeyPairFiles): { cert: string; key: string } {
   return { cert: loadCertificateChain(files.certFile), key: loadPrivateKey(files.keyFile) };
@@ -42,10 +50,14 @@ export function serverRole(config: ServerConfig): ServerRole {
   const named = new Map<string, SecureContext>();
   for (const pair of config.namedPairs) named.set(pair.name, pairContext(settings, pair, pair.name));
   let context: SecureContextOptions = settings;
+  let shared: SecureContext | undefined;
   if (config.keyPair) {
-    // Checked now (key against chain) so that a bad pair is 96 before any byte.
-    pairContext(settings, config.keyPair, 'KEYFILE/CERTFILE');
+    // Built now (the key checked against its chain) so that a bad pair is
+    // 96 before any byte; kept for a long-lived server's every connection.
+    shared = pairContext({ ...settings, sessionIdContext: SESSION_ID_CONTEXT }, config.keyPair, 'KEYFILE/CERTFILE');
     context = { ...settings, ...readPair(config.keyPair) };
+  } else {
+    shared = createSecureContext({ ...settings, sessionIdContext: SESSION_ID_CONTEXT });
   }
   const refuse = config.sniLevel >= 2 ? createSecureContext(settings) : undefined;
   const contextFor = config.sniLevel >= 1
@@ -55,5 +67,5 @@ export function serverRole(config: ServerConfig): ServerRole {
         return named.get(name) ?? (dot > 0 ? named.get(`*${name.slice(dot)}`) : undefined) ?? refuse;
       }
     : undefined;
-  return { context, contextFor, clientCert: config.clientCert };
+  return { context, shared, contextFor, clientCert: config.clientCert };
 }
