@@ -104,11 +104,17 @@ test('s6-tlsserver: a failed handshake and garbage fail their own connection onl
   assert.equal((await server.stop()).code, 0);
 });
 
-/** Where progs start: the Python helper (python3 is one of the tests' prerequisites), or Node itself. */
-const SPAWNERS: [string, Record<string, string>][] = [
+/**
+ * Where progs start: the Python helper (python3 is one of the tests'
+ * prerequisites), Node itself, or a fork of the server that serves as the
+ * spawner (the first two: for the tests that choose the identities themselves).
+ */
+const PATHS: [string, Record<string, string>][] = [
   ['the Python helper', {}],
   ['Node (S6_TLSSERVER_PYTHON empty)', { S6_TLSSERVER_PYTHON: '' }],
+  ['a fork of the server (root, TLS_UID/TLS_GID, no Python)', { S6_TLSSERVER_PYTHON: '', TLS_UID: '65534', TLS_GID: '65534' }],
 ];
+const SPAWNERS = PATHS.slice(0, 2);
 
 for (const [by, spawnerEnv] of SPAWNERS) {
   test(`s6-tlsserver, progs started by ${by}: a prog that cannot start fails its own connection only, which is closed cleanly`, async () => {
@@ -153,12 +159,6 @@ test('s6-tlsserver: progs start through the Python helper when python3 is there,
   assert.deepEqual(seen.map((s) => s.fds), [seen[1].fds, seen[1].fds, seen[1].fds]);
 });
 
-const PATHS: [string, Record<string, string>][] = [
-  ['the Python helper', {}],
-  ['Node itself', { S6_TLSSERVER_PYTHON: '' }],
-  ['a fork of the server (root, TLS_UID/TLS_GID, no Python)', { S6_TLSSERVER_PYTHON: '', TLS_UID: '65534', TLS_GID: '65534' }],
-];
-
 for (const [by, spawnerEnv] of PATHS) {
   const needsRoot = 'TLS_UID' in spawnerEnv && process.getuid?.() !== 0;
   test(`s6-tlsserver, progs started by ${by}: prog's first line, then 1 MiB echoed whole, two clients at once`, { skip: needsRoot ? 'needs root (CI runs as root)' : false }, async () => {
@@ -190,49 +190,49 @@ test('s6-tlsserver: 1000 clients idle in their handshake do not keep a new clien
 });
 
 for (const [by, spawnerEnv] of SPAWNERS) {
-test(`s6-tlsserver, progs started by ${by}: SIGHUP sends SIGTERM and SIGCONT to every prog; SIGQUIT does, then exits; SIGABRT kills progs that ignore SIGTERM and exits`, async () => {
-  const server = await startTlsServer(['-H', '-v'], ['sh', '-c', 'echo up; exec sleep 600'], { ...PAIR, ...spawnerEnv });
-  const a = client(server.port, trust, '', true);
-  const b = client(server.port, trust, '', true);
-  await Promise.all([once(a.socket, 'data'), once(b.socket, 'data')]);
-  server.child.kill('SIGHUP');
-  await Promise.all([a.done, b.done]);
-  await until(() => (server.log().match(/end pid \d+ signal 15/g) ?? []).length === 2, 'two progs ended by SIGTERM');
-  const c = client(server.port, trust, '', true);
-  await once(c.socket, 'data');
-  server.child.kill('SIGQUIT');
-  await c.done;
-  assert.equal((await server.exited).code, 0, server.log());
+  test(`s6-tlsserver, progs started by ${by}: SIGHUP sends SIGTERM and SIGCONT to every prog; SIGQUIT does, then exits; SIGABRT kills progs that ignore SIGTERM and exits`, async () => {
+    const server = await startTlsServer(['-H', '-v'], ['sh', '-c', 'echo up; exec sleep 600'], { ...PAIR, ...spawnerEnv });
+    const a = client(server.port, trust, '', true);
+    const b = client(server.port, trust, '', true);
+    await Promise.all([once(a.socket, 'data'), once(b.socket, 'data')]);
+    server.child.kill('SIGHUP');
+    await Promise.all([a.done, b.done]);
+    await until(() => (server.log().match(/end pid \d+ signal 15/g) ?? []).length === 2, 'two progs ended by SIGTERM');
+    const c = client(server.port, trust, '', true);
+    await once(c.socket, 'data');
+    server.child.kill('SIGQUIT');
+    await c.done;
+    assert.equal((await server.exited).code, 0, server.log());
 
-  const stubborn = await startTlsServer(['-H', '-v'], ['sh', '-c', 'trap "" TERM; echo up; while :; do sleep 1; done'], { ...PAIR, ...spawnerEnv });
-  const d = client(stubborn.port, trust, '', true);
-  await once(d.socket, 'data');
-  stubborn.child.kill('SIGABRT');
-  await d.done;
-  assert.equal((await stubborn.exited).code, 0, stubborn.log());
-  assert.match(stubborn.log(), /received SIGABRT/);
-});
+    const stubborn = await startTlsServer(['-H', '-v'], ['sh', '-c', 'trap "" TERM; echo up; while :; do sleep 1; done'], { ...PAIR, ...spawnerEnv });
+    const d = client(stubborn.port, trust, '', true);
+    await once(d.socket, 'data');
+    stubborn.child.kill('SIGABRT');
+    await d.done;
+    assert.equal((await stubborn.exited).code, 0, stubborn.log());
+    assert.match(stubborn.log(), /received SIGABRT/);
+  });
 
-test(`s6-tlsserver, progs started by ${by}: as root with TLS_UID/TLS_GID, the TLS process runs as them and prog with -u/-g/-G; signals still reach prog`, { skip: process.getuid?.() !== 0 ? 'needs root (CI runs as root)' : false }, async () => {
-  const server = await startTlsServer(['-H', '-v', '-u', '1234', '-g', '2345', '-G', '2345,3456'], ['sh', '-c', 'echo "$(id -u) $(id -g) $(id -G)"; exec sleep 600'], { ...PAIR, TLS_UID: '65534', TLS_GID: '65533', ...spawnerEnv });
-  const status = readFileSync(`/proc/${server.child.pid}/status`, 'utf8');
-  // The launcher is Node itself: the spawned pid is the server.
-  assert.match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
-  assert.match(status, /^Gid:\s+65533\s+65533\s+65533\s+65533$/m);
-  assert.match(status, /^Groups:\s+65533\s*$/m);
-  const a = client(server.port, trust, '', true);
-  const [line] = await once(a.socket, 'data');
-  assert.equal(String(line), '1234 2345 2345 3456\n');
-  // The spawner took prog's whole identity: the Python helper, or a fork of the server when Node starts progs.
-  const spawner = spawnerOf(server.child.pid as number);
-  assert.ok(spawner);
-  assert.match(readFileSync(`/proc/${spawner}/status`, 'utf8'), /^Groups:\s+2345 3456\s*$/m);
-  assert.equal(readFileSync(`/proc/${spawner}/cmdline`, 'latin1').includes('s6-tlsserver-spawner'), by.startsWith('the Python'));
-  server.child.kill('SIGHUP');
-  await a.done;
-  await server.logged(/end pid \d+ signal 15/);
-  assert.equal((await server.stop()).code, 0);
-});
+  test(`s6-tlsserver, progs started by ${by}: as root with TLS_UID/TLS_GID, the TLS process runs as them and prog with -u/-g/-G; signals still reach prog`, { skip: process.getuid?.() !== 0 ? 'needs root (CI runs as root)' : false }, async () => {
+    const server = await startTlsServer(['-H', '-v', '-u', '1234', '-g', '2345', '-G', '2345,3456'], ['sh', '-c', 'echo "$(id -u) $(id -g) $(id -G)"; exec sleep 600'], { ...PAIR, TLS_UID: '65534', TLS_GID: '65533', ...spawnerEnv });
+    const status = readFileSync(`/proc/${server.child.pid}/status`, 'utf8');
+    // The launcher is Node itself: the spawned pid is the server.
+    assert.match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
+    assert.match(status, /^Gid:\s+65533\s+65533\s+65533\s+65533$/m);
+    assert.match(status, /^Groups:\s+65533\s*$/m);
+    const a = client(server.port, trust, '', true);
+    const [line] = await once(a.socket, 'data');
+    assert.equal(String(line), '1234 2345 2345 3456\n');
+    // The spawner took prog's whole identity: the Python helper, or a fork of the server when Node starts progs.
+    const spawner = spawnerOf(server.child.pid as number);
+    assert.ok(spawner);
+    assert.match(readFileSync(`/proc/${spawner}/status`, 'utf8'), /^Groups:\s+2345 3456\s*$/m);
+    assert.equal(readFileSync(`/proc/${spawner}/cmdline`, 'latin1').includes('s6-tlsserver-spawner'), by.startsWith('the Python'));
+    server.child.kill('SIGHUP');
+    await a.done;
+    await server.logged(/end pid \d+ signal 15/);
+    assert.equal((await server.stop()).code, 0);
+  });
 }
 
 test('s6-tlsserver: 1000 connections, 8 at a time, leave no descriptor and no child behind', async () => {

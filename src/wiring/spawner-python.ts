@@ -182,7 +182,10 @@ def received(m):
         os.close(fd)
         flush()
     elif m.get('t') == 'start':
-        start(m)
+        try:
+            start(m)
+        except Exception as e:  # whatever it is, that prog's connection fails, not the server
+            send({'t': 'failed', 'id': m.get('id'), 'message': 'unable to spawn %s: %s' % ((m.get('argv') or ['prog'])[0], e)})
     elif m.get('t') == 'signal':
         for pid in list(running):
             for name in m['signals']:
