@@ -90,7 +90,10 @@ if (process.env[SPAWNER_VARIABLE] !== undefined && typeof process.send === 'func
         ['port', 'the port (0: any free port, which -1 then says)'],
         ['prog...', 'the program to run for each client once its handshake succeeded'],
       ],
-      environment: serverEnvironment,
+      environment: [
+        ...serverEnvironment,
+        ['S6_TLSSERVER_PYTHON', 'the Python 3.8+ that starts each prog (posix_spawn: much less CPU than a spawn from Node); unset: python3 from PATH; empty, or none usable: Node starts prog'],
+      ],
       exitCodes: programExitCodes,
     },
     main,
