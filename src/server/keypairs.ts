@@ -22,10 +22,10 @@ function readPair(files: KeyPairFiles): { cert: string; key: string } {
   return { cert: loadCertificateChain(files.certFile), key: loadPrivateKey(files.keyFile) };
 }
 
-/** A context of its own for a pair: a key that does not match its chain is exit 96, before any byte. */
-function pairContext(settings: SecureContextOptions, files: KeyPairFiles, label: string): SecureContext {
+/** A context for a pair read already: a key that does not match its chain is exit 96, before any byte. */
+function pairContext(options: SecureContextOptions, files: KeyPairFiles, label: string): SecureContext {
   try {
-    return createSecureContext({ ...settings, ...readPair(files) });
+    return createSecureContext(options);
   } catch (err) {
     if (err instanceof FatalError) throw err;
     throw new FatalError(EXIT_CONFIG, `unable to use the key pair ${label} (${files.certFile}, ${files.keyFile}): ${oneLine(err instanceof Error ? err.message : String(err))}`);
@@ -48,18 +48,16 @@ export function serverRole(config: ServerConfig): ServerRole {
     ca: config.trust ? loadTrustAnchors(config.trust, 'clientAuth') : [],
   };
   const named = new Map<string, SecureContext>();
-  for (const pair of config.namedPairs) named.set(pair.name, pairContext(settings, pair, pair.name));
-  let context: SecureContextOptions = settings;
-  let shared: SecureContext | undefined;
-  if (config.keyPair) {
-    // Built now (the key checked against its chain) so that a bad pair is
-    // 96 before any byte; kept for a long-lived server's every connection.
-    shared = pairContext({ ...settings, sessionIdContext: SESSION_ID_CONTEXT }, config.keyPair, 'KEYFILE/CERTFILE');
-    context = { ...settings, ...readPair(config.keyPair) };
-  } else {
-    shared = createSecureContext({ ...settings, sessionIdContext: SESSION_ID_CONTEXT });
-  }
-  const refuse = config.sniLevel >= 2 ? createSecureContext(settings) : undefined;
+  for (const pair of config.namedPairs) named.set(pair.name, pairContext({ ...settings, ...readPair(pair) }, pair, pair.name));
+  // The default context: the KEYFILE/CERTFILE pair, or none at SNI level 2
+  // and more. Built now (the key checked against its chain, 96 before any
+  // byte), and kept for every connection of a long-lived server.
+  const context: SecureContextOptions = config.keyPair ? { ...settings, ...readPair(config.keyPair) } : settings;
+  const shared = config.keyPair
+    ? pairContext({ ...context, sessionIdContext: SESSION_ID_CONTEXT }, config.keyPair, 'KEYFILE/CERTFILE')
+    : createSecureContext({ ...context, sessionIdContext: SESSION_ID_CONTEXT });
+  // With no pair of its own (SNI level 2 and more), it is also the refusal.
+  const refuse = config.sniLevel >= 2 ? shared : undefined;
   const contextFor = config.sniLevel >= 1
     ? (servername: string): SecureContext | undefined => {
         const name = servername.toLowerCase();
